@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: formatting, lints, and every test of the workspace.
+# Installs what the tests need (nats-server, cargo-nextest) when it is missing, on Debian.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v nats-server >/dev/null 2>&1 || need_apt+=(nats-server)
+command -v cc >/dev/null 2>&1 || need_apt+=(build-essential)
+command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "==> installing ${need_apt[*]} (Debian packages)"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}"
+fi
+if ! cargo nextest --version >/dev/null 2>&1; then
+  echo "==> installing cargo-nextest"
+  cargo install --locked cargo-nextest
+fi
+
+echo "==> nats-server $(nats-server --version 2>&1 | head -1)"
+if [ -n "${KOOFILL_TEST_DATABASE_URL:-}" ]; then echo "==> PostgreSQL tests enabled"; fi
+
+echo "==> cargo fmt --check"
+cargo fmt --all -- --check
+echo "==> cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "==> cargo nextest run"
+cargo nextest run --workspace --locked --profile "${NEXTEST_PROFILE:-default}"
+echo "==> doc tests"
+cargo test --workspace --doc --locked
