@@ -1,0 +1,82 @@
+//! Every name koofill uses on the bus, derived from the prefix (architecture §4).
+//!
+//! Subjects are lower case (`koofill.inbound.saas.newInstance`), stream names upper case
+//! (`KOOFILL_INBOUND`), bucket names lower case with an underscore (`koofill_instances`).
+
+use koofill_model::Family;
+
+/// Stream of every verified KooGallery callback, as received.
+pub const INBOUND: &str = "INBOUND";
+/// Stream of domain events emitted by workers.
+pub const EVENTS: &str = "EVENTS";
+/// Work-queue stream of usage batches.
+pub const USAGE: &str = "USAGE";
+/// Stream of dead letters.
+pub const DLQ: &str = "DLQ";
+
+/// The stream name for `kind` (one of [`INBOUND`], [`EVENTS`], [`USAGE`], [`DLQ`]).
+pub fn stream(prefix: &str, kind: &str) -> String {
+    format!("{}_{kind}", prefix.to_ascii_uppercase())
+}
+
+/// The subject of an inbound callback: `<prefix>.inbound.<family>.<activity>`.
+pub fn inbound(prefix: &str, family: Family, activity: &str) -> String {
+    format!("{prefix}.inbound.{}.{activity}", family.as_str())
+}
+
+/// The filter of one family's inbound callbacks: `<prefix>.inbound.<family>.>`.
+pub fn inbound_family(prefix: &str, family: Family) -> String {
+    format!("{prefix}.inbound.{}.>", family.as_str())
+}
+
+/// The subject of a domain event: `<prefix>.event.<aggregate>.<what>` from a suffix such as
+/// `instance.active`.
+pub fn event(prefix: &str, suffix: &str) -> String {
+    format!("{prefix}.event.{suffix}")
+}
+
+/// The subject of a usage batch for a partition.
+pub fn usage(prefix: &str, partition: &str) -> String {
+    format!("{prefix}.usage.{partition}")
+}
+
+/// The dead-letter subject of a consumer: `<prefix>.dlq.<consumer>`.
+pub fn dlq(prefix: &str, consumer: &str) -> String {
+    format!("{prefix}.dlq.{consumer}")
+}
+
+/// The request-reply subject provisioning answers `changeInstanceCheck` on.
+pub fn rpc_change_check(prefix: &str) -> String {
+    format!("{prefix}.rpc.provisioning.change_check")
+}
+
+/// The KV bucket of the instance view.
+pub fn instances_bucket(prefix: &str) -> String {
+    format!("{prefix}_instances")
+}
+
+/// The KV bucket of the nonce replay cache.
+pub fn nonces_bucket(prefix: &str) -> String {
+    format!("{prefix}_nonces")
+}
+
+/// Whether `s` is a valid single subject token (non-empty, no whitespace, no `.`, `*` or `>`).
+pub fn is_token(s: &str) -> bool {
+    !s.is_empty() && !s.bytes().any(|b| b.is_ascii_whitespace() || matches!(b, b'.' | b'*' | b'>'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_the_prefix() {
+        assert_eq!(stream("koofill", INBOUND), "KOOFILL_INBOUND");
+        assert_eq!(inbound("t1", Family::Saas, "newInstance"), "t1.inbound.saas.newInstance");
+        assert_eq!(inbound_family("koofill", Family::Kit), "koofill.inbound.kit.>");
+        assert_eq!(event("koofill", "instance.active"), "koofill.event.instance.active");
+        assert_eq!(dlq("koofill", "provisioning-saas"), "koofill.dlq.provisioning-saas");
+        assert_eq!(instances_bucket("koofill"), "koofill_instances");
+        assert!(is_token("newInstance") && !is_token("a.b") && !is_token("") && !is_token("a b"));
+    }
+}

@@ -1,0 +1,169 @@
+//! The KV views shared by every ingress replica.
+//!
+//! - [`NonceCache`]: put-if-absent of each nonce, so a replayed request is refused by whichever
+//!   replica receives it. Entries expire with the bucket's `max_age` (twice the clock window).
+//! - [`InstanceViews`]: one entry per instance, written by provisioning after each commit (and
+//!   created as `accepted` by the ingress when it answers `newInstance`), read by the ingress to
+//!   answer `queryInstance` and to recognise unknown instances. Credentials inside are already
+//!   encrypted in KooGallery's format, so the ingress never needs the plaintext.
+
+use async_nats::jetstream::{self, kv};
+use chrono::{DateTime, Utc};
+use koofill_model::{AppInfo, InstanceId, OrderId, OrderLineId, UsageInfo};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::{BusError, names};
+
+/// The lifecycle state of an instance (architecture §6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InstanceState {
+    /// The ingress accepted `newInstance`; provisioning has not started.
+    Accepted,
+    /// The provisioner is creating the tenant.
+    Provisioning,
+    /// Ready for use.
+    Active,
+    /// Frozen (expired, arrears or violation); data kept for the freeze period.
+    Frozen,
+    /// Released; gone for good.
+    Released,
+    /// Provisioning failed after its retry budget.
+    Failed,
+}
+
+impl InstanceState {
+    /// Whether `queryInstance` may answer with the instance's info (`000000`).
+    pub fn is_ready(self) -> bool {
+        matches!(self, Self::Active | Self::Frozen | Self::Released)
+    }
+
+    /// Whether the instance is still being opened (`000004`).
+    pub fn is_pending(self) -> bool {
+        matches!(self, Self::Accepted | Self::Provisioning)
+    }
+}
+
+/// One entry of the instance view.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InstanceView {
+    /// The instance.
+    pub instance_id: InstanceId,
+    /// The order that created it.
+    pub order_id: OrderId,
+    /// The order line that created it.
+    pub order_line_id: OrderLineId,
+    /// Its state.
+    pub state: InstanceState,
+    /// Whether it belongs to a debug (`testFlag = "1"`) order.
+    pub test: bool,
+    /// Access information, with `userName`/`password` already encrypted for KooGallery
+    /// (`encryptType` 1, AES-256, with the basic key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_info: Option<AppInfo>,
+    /// Usage information for on-demand instances.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage_info: Option<Vec<UsageInfo>>,
+    /// When the view was written.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The nonce replay cache.
+#[derive(Debug, Clone)]
+pub struct NonceCache {
+    store: kv::Store,
+}
+
+impl NonceCache {
+    /// Opens the prefix's nonce bucket (created by [`crate::topology::ensure`]).
+    ///
+    /// # Errors
+    /// [`BusError::JetStream`] when the bucket cannot be opened.
+    pub async fn open(js: &jetstream::Context, prefix: &str) -> Result<Self, BusError> {
+        let bucket = names::nonces_bucket(prefix);
+        let store = js.get_key_value(&bucket).await.map_err(|e| BusError::js(format!("open bucket {bucket}"), e))?;
+        Ok(Self { store })
+    }
+
+    /// Records `nonce` for `channel` (`basic`, `kit`, `v1`); returns `false` if it was seen before.
+    ///
+    /// Nonces are arbitrary strings, so the key is a hash (KV keys allow few characters).
+    ///
+    /// # Errors
+    /// [`BusError::JetStream`] when the bucket cannot be written.
+    pub async fn claim(&self, channel: &str, nonce: &str) -> Result<bool, BusError> {
+        let key = format!("{channel}.{}", hex::encode(Sha256::digest(nonce.as_bytes())));
+        match self.store.create(&key, bytes::Bytes::new()).await {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(BusError::js("claim nonce", e)),
+        }
+    }
+}
+
+/// The instance view.
+#[derive(Debug, Clone)]
+pub struct InstanceViews {
+    store: kv::Store,
+}
+
+impl InstanceViews {
+    /// Opens the prefix's instance bucket (created by [`crate::topology::ensure`]).
+    ///
+    /// # Errors
+    /// [`BusError::JetStream`] when the bucket cannot be opened.
+    pub async fn open(js: &jetstream::Context, prefix: &str) -> Result<Self, BusError> {
+        let bucket = names::instances_bucket(prefix);
+        let store = js.get_key_value(&bucket).await.map_err(|e| BusError::js(format!("open bucket {bucket}"), e))?;
+        Ok(Self { store })
+    }
+
+    /// Whether `id` can be a key at all; ids that cannot were never written, so they are unknown.
+    pub fn is_valid_key(id: &str) -> bool {
+        !id.is_empty()
+            && !id.starts_with('.')
+            && !id.ends_with('.')
+            && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'=' | b'.' | b'/'))
+    }
+
+    /// Reads one instance.
+    ///
+    /// # Errors
+    /// [`BusError::JetStream`] when the bucket cannot be read; [`BusError::Decode`] for a corrupt entry.
+    pub async fn get(&self, id: &str) -> Result<Option<InstanceView>, BusError> {
+        if !Self::is_valid_key(id) {
+            return Ok(None);
+        }
+        let Some(bytes) = self.store.get(id).await.map_err(|e| BusError::js("read instance view", e))? else {
+            return Ok(None);
+        };
+        serde_json::from_slice(&bytes).map(Some).map_err(|source| BusError::Decode {
+            subject: names::instances_bucket("…"),
+            expected: "InstanceView",
+            source,
+        })
+    }
+
+    /// Writes `view` only if the instance has no entry yet; returns whether it was written.
+    ///
+    /// # Errors
+    /// [`BusError::Encode`] or [`BusError::JetStream`].
+    pub async fn create(&self, view: &InstanceView) -> Result<bool, BusError> {
+        let value = serde_json::to_vec(view).map_err(|source| BusError::Encode { what: "instance view", source })?;
+        match self.store.create(view.instance_id.as_ref(), value.into()).await {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(BusError::js("create instance view", e)),
+        }
+    }
+
+    /// Writes `view`, replacing any entry.
+    ///
+    /// # Errors
+    /// [`BusError::Encode`] or [`BusError::JetStream`].
+    pub async fn put(&self, view: &InstanceView) -> Result<u64, BusError> {
+        let value = serde_json::to_vec(view).map_err(|source| BusError::Encode { what: "instance view", source })?;
+        self.store.put(view.instance_id.as_ref(), value.into()).await.map_err(|e| BusError::js("write instance view", e))
+    }
+}

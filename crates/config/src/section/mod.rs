@@ -1,0 +1,12 @@
+//! One struct per configuration section, each with the rules that concern only its own keys.
+
+pub(crate) mod checks;
+pub mod consumer;
+pub mod database;
+pub mod ingress;
+pub mod koogallery;
+pub mod nats;
+pub mod process;
+pub mod provisioner;
+mod redact;
+pub mod telemetry;

@@ -1,0 +1,1 @@
+//! The KooGallery-facing ingress.
