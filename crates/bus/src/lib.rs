@@ -21,7 +21,6 @@
 mod connect;
 pub mod consumer;
 mod error;
-mod trace;
 pub mod names;
 mod publisher;
 pub mod rpc;

@@ -53,7 +53,7 @@ impl Publisher {
         payload: bytes::Bytes,
     ) -> Result<jetstream::publish::PublishAck, BusError> {
         headers.insert(header::NATS_MESSAGE_ID, msg_id);
-        crate::trace::inject(&mut headers);
+        koofill_telemetry::nats::inject(&mut headers);
         let attempt_all = async {
             let mut last = None;
             for delay in std::iter::once(0).chain(RETRY_DELAYS_MS) {
@@ -73,9 +73,10 @@ impl Publisher {
                 source: last.unwrap_or_else(|| "no attempt made".into()),
             })
         };
-        let ack = tokio::time::timeout(self.timeout, attempt_all)
-            .await
-            .map_err(|_| BusError::Timeout { operation: format!("publish to {subject}"), millis: self.timeout.as_millis() })??;
+        let ack = tokio::time::timeout(self.timeout, attempt_all).await.map_err(|_| BusError::Timeout {
+            operation: format!("publish to {subject}"),
+            millis: self.timeout.as_millis(),
+        })??;
         if ack.duplicate {
             tracing::debug!(msg_id, stream = %ack.stream, seq = ack.sequence, "already stored");
         }

@@ -22,7 +22,7 @@ pub async fn request_json<Req: Serialize, Resp: DeserializeOwned>(
 ) -> Result<Resp, BusError> {
     let payload = serde_json::to_vec(request).map_err(|source| BusError::Encode { what: "request", source })?;
     let mut headers = HeaderMap::new();
-    crate::trace::inject(&mut headers);
+    koofill_telemetry::nats::inject(&mut headers);
     let req = async_nats::Request::new().payload(payload.into()).headers(headers).timeout(Some(timeout));
     let reply = client
         .send_request(subject.to_owned(), req)

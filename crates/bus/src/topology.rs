@@ -6,8 +6,7 @@
 use std::time::Duration;
 
 use async_nats::jetstream::{
-    self,
-    kv,
+    self, kv,
     stream::{self, DiscardPolicy, RetentionPolicy, StorageType},
 };
 
@@ -37,8 +36,8 @@ pub struct TopologyReport {
 
 /// The expected configuration of each stream.
 pub fn stream_configs(prefix: &str, replicas: usize) -> Vec<stream::Config> {
-    let base = |kind: &str, subject: String, retention: RetentionPolicy, max_age: Duration, dedup: Duration| {
-        stream::Config {
+    let base =
+        |kind: &str, subject: String, retention: RetentionPolicy, max_age: Duration, dedup: Duration| stream::Config {
             name: names::stream(prefix, kind),
             subjects: vec![subject],
             retention,
@@ -48,12 +47,17 @@ pub fn stream_configs(prefix: &str, replicas: usize) -> Vec<stream::Config> {
             num_replicas: replicas,
             discard: DiscardPolicy::Old,
             ..Default::default()
-        }
-    };
+        };
     vec![
         // The audit log and replay source; the window covers our own publish retries and quick
         // repeats by KooGallery (its hour-apart retries are caught by the workers' inbox).
-        base(names::INBOUND, format!("{prefix}.inbound.>"), RetentionPolicy::Limits, 30 * DAY, Duration::from_secs(600)),
+        base(
+            names::INBOUND,
+            format!("{prefix}.inbound.>"),
+            RetentionPolicy::Limits,
+            30 * DAY,
+            Duration::from_secs(600),
+        ),
         base(names::EVENTS, format!("{prefix}.event.>"), RetentionPolicy::Limits, 30 * DAY, Duration::from_secs(120)),
         base(names::USAGE, format!("{prefix}.usage.>"), RetentionPolicy::WorkQueue, 7 * DAY, Duration::from_secs(600)),
         base(names::DLQ, format!("{prefix}.dlq.>"), RetentionPolicy::Limits, 30 * DAY, Duration::from_secs(120)),
@@ -144,7 +148,11 @@ pub fn kv_stream_config(kv: &kv::Config) -> stream::Config {
         allow_direct: true,
         num_replicas: kv.num_replicas.max(1),
         discard: DiscardPolicy::New,
-        duplicate_window: if kv.max_age.is_zero() { Duration::from_secs(120) } else { kv.max_age.min(Duration::from_secs(120)) },
+        duplicate_window: if kv.max_age.is_zero() {
+            Duration::from_secs(120)
+        } else {
+            kv.max_age.min(Duration::from_secs(120))
+        },
         ..Default::default()
     }
 }

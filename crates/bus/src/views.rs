@@ -164,6 +164,9 @@ impl InstanceViews {
     /// [`BusError::Encode`] or [`BusError::JetStream`].
     pub async fn put(&self, view: &InstanceView) -> Result<u64, BusError> {
         let value = serde_json::to_vec(view).map_err(|source| BusError::Encode { what: "instance view", source })?;
-        self.store.put(view.instance_id.as_ref(), value.into()).await.map_err(|e| BusError::js("write instance view", e))
+        self.store
+            .put(view.instance_id.as_ref(), value.into())
+            .await
+            .map_err(|e| BusError::js("write instance view", e))
     }
 }

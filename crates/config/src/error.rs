@@ -19,9 +19,10 @@ pub enum ConfigError {
     Load {
         /// Dotted key at fault, when the `config` crate knows it.
         key: Option<String>,
-        /// The underlying error; its text names the file or key too.
+        /// The underlying error; its text names the file or key too. Boxed because it is large
+        /// and would bloat every `Result` of this crate.
         #[source]
-        source: config::ConfigError,
+        source: Box<config::ConfigError>,
     },
     /// A configuration file someone named does not exist. (The default `koofill.toml` is optional.)
     #[error("configuration file {} (named by {named_by}) does not exist", .path.display())]
@@ -66,7 +67,7 @@ impl ConfigError {
             config::ConfigError::NotFound(key) => Some(key.clone()),
             _ => None,
         };
-        Self::Load { key, source }
+        Self::Load { key, source: Box::new(source) }
     }
 }
 

@@ -95,3 +95,98 @@ impl Config {
         self.telemetry.validate()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type Breakage = fn(&mut Config);
+
+    /// Every rule of `validate`, each broken on its own: the key the error must name, and how.
+    const CASES: &[(&str, Breakage)] = &[
+        ("koogallery.basic_key", |c| c.koogallery.basic_key = Some(" ".into())),
+        ("koogallery.basic_key_previous", |c| c.koogallery.basic_key_previous = Some("old".into())),
+        ("koogallery.kit_key_previous", |c| c.koogallery.kit_key_previous = Some("old".into())),
+        ("koogallery.secret_access_key", |c| c.koogallery.access_key_id = Some("AK".into())),
+        ("koogallery.access_key_id", |c| c.koogallery.secret_access_key = Some("SK".into())),
+        ("koogallery.client_secret_private_key", |c| {
+            c.koogallery.client_secret_private_key = Some("".into());
+        }),
+        ("koogallery.api_base", |c| c.koogallery.api_base = "mkt.myhuaweicloud.com".into()),
+        ("koogallery.api_fallback_base", |c| c.koogallery.api_fallback_base = "ftp://x".into()),
+        ("koogallery.max_clock_skew_secs", |c| c.koogallery.max_clock_skew_secs = 0),
+        ("koogallery.encrypt_type", |c| c.koogallery.encrypt_type = "3".into()),
+        ("nats.url", |c| c.nats.url = String::new()),
+        ("nats.prefix", |c| c.nats.prefix = String::new()),
+        ("nats.prefix", |c| c.nats.prefix = "Koofill".into()),
+        ("nats.prefix", |c| c.nats.prefix = "koo.fill".into()),
+        ("nats.prefix", |c| c.nats.prefix = "koo*".into()),
+        ("nats.connect_timeout_ms", |c| c.nats.connect_timeout_ms = 0),
+        ("nats.request_timeout_ms", |c| c.nats.request_timeout_ms = 0),
+        ("database.url", |c| c.database.url = " ".into()),
+        ("database.max_connections", |c| c.database.max_connections = 0),
+        ("ingress.base_path", |c| c.ingress.base_path = "kg/produce".into()),
+        ("ingress.base_path", |c| c.ingress.base_path = "/kg/produce/".into()),
+        ("ingress.base_path", |c| c.ingress.base_path = "/".into()),
+        ("ingress.body_limit_bytes", |c| c.ingress.body_limit_bytes = 0),
+        ("ingress.request_timeout_ms", |c| c.ingress.request_timeout_ms = 5000),
+        ("ingress.request_timeout_ms", |c| c.ingress.request_timeout_ms = 0),
+        ("ingress.publish_timeout_ms", |c| c.ingress.publish_timeout_ms = 3000),
+        ("ingress.publish_timeout_ms", |c| c.ingress.publish_timeout_ms = 0),
+        ("ingress.change_check_timeout_ms", |c| c.ingress.change_check_timeout_ms = 3500),
+        ("ingress.query_instance_batch_limit", |c| c.ingress.query_instance_batch_limit = 0),
+        ("ingress.admin_token", |c| c.ingress.admin_token = Some("".into())),
+        ("provisioner.webhook_url", |c| {
+            c.provisioner.kind = ProvisionerKind::Webhook;
+            c.provisioner.webhook_secret = Some("whsec".into());
+        }),
+        ("provisioner.webhook_url", |c| {
+            c.provisioner.kind = ProvisionerKind::Webhook;
+            c.provisioner.webhook_url = Some("isv.example/hooks".into());
+            c.provisioner.webhook_secret = Some("whsec".into());
+        }),
+        ("provisioner.webhook_secret", |c| {
+            c.provisioner.kind = ProvisionerKind::Webhook;
+            c.provisioner.webhook_url = Some("https://isv.example/hooks".into());
+        }),
+        ("provisioner.webhook_secret", |c| c.provisioner.webhook_secret = Some("\n".into())),
+        ("provisioner.timeout_ms", |c| c.provisioner.timeout_ms = 0),
+        ("consumer.max_deliver", |c| c.consumer.max_deliver = 0),
+        ("consumer.ack_wait_secs", |c| c.consumer.ack_wait_secs = 0),
+        ("consumer.concurrency", |c| c.consumer.concurrency = 0),
+        ("consumer.max_ack_pending", |c| c.consumer.max_ack_pending = 15),
+        ("consumer.max_ack_pending", |c| c.consumer.max_ack_pending = -1),
+        ("consumer.nak_base_delay_ms", |c| c.consumer.nak_base_delay_ms = 300_001),
+        ("telemetry.otlp_endpoint", |c| c.telemetry.otlp_endpoint = Some("collector:4318".into())),
+    ];
+
+    #[test]
+    fn the_defaults_pass() {
+        Config::default().validate().expect("defaults are valid");
+    }
+
+    #[test]
+    fn every_rule_names_the_key_it_guards() {
+        for (key, breakage) in CASES {
+            let mut cfg = Config::default();
+            breakage(&mut cfg);
+            let err = cfg.validate().expect_err(key);
+            assert_eq!(err.key(), Some(*key), "{err}");
+            assert!(err.to_string().contains(key), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_complete_webhook_provisioner_and_key_pairs_pass() {
+        let mut cfg = Config::default();
+        cfg.provisioner.kind = ProvisionerKind::Webhook;
+        cfg.provisioner.webhook_url = Some("https://isv.example/hooks".into());
+        cfg.provisioner.webhook_secret = Some("whsec".into());
+        cfg.koogallery.access_key_id = Some("AK".into());
+        cfg.koogallery.secret_access_key = Some("SK".into());
+        cfg.koogallery.basic_key = Some("new".into());
+        cfg.koogallery.basic_key_previous = Some("old".into());
+        cfg.consumer.max_ack_pending = cfg.consumer.concurrency as i64;
+        cfg.validate().expect("valid");
+    }
+}

@@ -12,7 +12,7 @@
 //! | [`order`] | The query-order answer ([`QueryOrderResponse`]) | marketplace client, provisioning, simulator |
 //! | [`envelope`] | [`Envelope`] and [`InboundCallback`], the data on `KOOFILL_INBOUND` | bus, ingress, workers |
 //! | [`event`] | [`DomainEvent`] on `KOOFILL_EVENTS` | workers, notification |
-//! | [`schemas`] | JSON Schemas of the above, checked in under `proto/` | `tests/schemas.rs` |
+//! | [`schemas`](mod@schemas) | JSON Schemas of the above, checked in under `proto/` | `tests/schemas.rs` |
 //! | [`family`] | [`Family`]: saas, order, license, kit; the inbound subject family | ingress, bus |
 //! | [`wire`] | Values that keep their wire shape (JSON or a string holding JSON, quoted numbers) | the request types |
 //! | [`lenient_json`] | The forgiving reader for the non-strict JSON KooGallery embeds in strings | Kit parsing |

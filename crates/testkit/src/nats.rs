@@ -1,4 +1,9 @@
 //! A private `nats-server` per test.
+//!
+//! The port is chosen before the server starts (bind `127.0.0.1:0`, release, pass it with `-p`)
+//! rather than with `-p -1` and read back from the log: `restart` needs a fixed port anyway, and
+//! the race of a released port is closed by retrying on a fresh port when the server exits, and
+//! by recognising our server by its `server_name` in the `INFO` greeting.
 
 use std::{
     fs,

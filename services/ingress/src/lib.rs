@@ -1,1 +1,197 @@
-//! The KooGallery-facing ingress.
+//! The thin ingress: what KooGallery sees.
+//!
+//! It verifies, validates, publishes and answers, and depends on NATS alone (no database):
+//!
+//! 1. a request arrives on `POST {base}` (basic V2: SaaS, `orderNotify`, License 2.0) or
+//!    `POST {base}/produceAPI/v2/{interface}` (Kit);
+//! 2. the body is read up to the size limit; the timestamp window, the signature (basic or Kit key,
+//!    current then previous) and then the nonce (put-if-absent in the shared `<prefix>_nonces`
+//!    bucket) are checked → `000001` on failure;
+//! 3. the body is validated by `koofill-model` → `000002` naming the field;
+//! 4. `queryInstance` is answered from the `<prefix>_instances` view and `changeInstanceCheck`
+//!    by request-reply to provisioning; every other activity is published to
+//!    `<prefix>.inbound.<family>.<activity>` on `KOOFILL_INBOUND` with its deterministic dedup id
+//!    as `Nats-Msg-Id`, and answered only after the PubAck (`000005` if NATS does not confirm);
+//! 5. every answer is HTTP 200 with a `Body-Sign` header over the exact bytes sent.
+//!
+//! Middleware, from the outside in (requests run top to bottom, responses bottom to top):
+//! trace span → `Body-Sign` → panic catcher (a panic still answers a signed `000005`) → body
+//! limit (applied while reading, before parsing) → answer deadline (`000005` past it).
+
+mod answer;
+pub mod change_check;
+mod dispatch;
+mod error;
+mod handlers;
+pub mod metrics;
+mod state;
+mod verify;
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use axum::{
+    Router,
+    extract::DefaultBodyLimit,
+    middleware,
+    routing::{get, post},
+};
+use koofill_bus::{
+    BusError, Publisher,
+    topology::{self, TopologyOptions},
+    views::{InstanceViews, NonceCache},
+};
+use koofill_config::Config;
+use tokio_util::sync::CancellationToken;
+use tower_http::catch_panic::CatchPanicLayer;
+
+pub use error::IngressError;
+pub use state::{AppState, ChangeCheckDefault, KeyRing, Settings};
+
+/// The service name in traces and logs.
+pub const SERVICE: &str = "koofill-ingress";
+
+/// Why the ingress could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A required setting is missing or unusable.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// NATS could not be reached or prepared.
+    #[error("NATS")]
+    Bus(#[from] BusError),
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The server stopped with an error.
+    #[error("HTTP server")]
+    Serve(#[source] std::io::Error),
+}
+
+/// A built ingress, bound to its port but not yet serving (so tests can read the port first).
+#[derive(Debug)]
+pub struct Application {
+    listener: tokio::net::TcpListener,
+    router: Router,
+    state: AppState,
+}
+
+impl Application {
+    /// Connects to NATS, ensures the topology, opens the views and binds the listener.
+    ///
+    /// # Errors
+    /// [`StartError`] naming what failed.
+    pub async fn build(cfg: &Config) -> Result<Self, StartError> {
+        let kg = &cfg.koogallery;
+        let basic_keys = KeyRing::new(kg.basic_keys());
+        if basic_keys.is_empty() {
+            return Err(StartError::Config("koogallery.basic_key is required".into()));
+        }
+        let kit_keys = KeyRing::new(kg.kit_keys());
+        if kit_keys.is_empty() {
+            tracing::warn!("koogallery.kit_key is not set: Kit sync callbacks will be answered 000005");
+        }
+        let ing = &cfg.ingress;
+        let settings = Settings {
+            prefix: cfg.nats.prefix.clone(),
+            window_ms: i64::try_from(kg.max_clock_skew_secs.saturating_mul(1000)).unwrap_or(i64::MAX),
+            body_limit: ing.body_limit_bytes,
+            request_timeout: Duration::from_millis(ing.request_timeout_ms),
+            change_check_timeout: Duration::from_millis(ing.change_check_timeout_ms),
+            change_check_default: match ing.change_check_default {
+                koofill_config::ChangeCheckDefault::Allow => ChangeCheckDefault::Allow,
+                koofill_config::ChangeCheckDefault::Reject => ChangeCheckDefault::Reject,
+            },
+            query_batch_limit: ing.query_instance_batch_limit,
+        };
+        let bus = koofill_bus::connect(
+            &cfg.nats.url,
+            &cfg.nats.prefix,
+            SERVICE,
+            Duration::from_millis(cfg.nats.connect_timeout_ms),
+            Duration::from_millis(cfg.nats.request_timeout_ms),
+            true,
+        )
+        .await?;
+        let report = topology::ensure(
+            &bus.js,
+            &TopologyOptions {
+                prefix: cfg.nats.prefix.clone(),
+                replicas: 1,
+                clock_skew: Duration::from_secs(kg.max_clock_skew_secs),
+            },
+        )
+        .await?;
+        if !report.created.is_empty() {
+            tracing::info!(created = ?report.created, "JetStream topology created");
+        }
+        let state = AppState {
+            basic_keys,
+            kit_keys,
+            publisher: Publisher::new(bus.js.clone(), Duration::from_millis(ing.publish_timeout_ms)),
+            nonces: NonceCache::open(&bus.js, &cfg.nats.prefix).await?,
+            views: InstanceViews::open(&bus.js, &cfg.nats.prefix).await?,
+            settings: Arc::new(settings),
+            metrics: Arc::new(metrics::Metrics::new()),
+            bus,
+        };
+        let router = router(&state, &ing.base_path);
+        let listener = tokio::net::TcpListener::bind(ing.listen)
+            .await
+            .map_err(|source| StartError::Bind { addr: ing.listen, source })?;
+        Ok(Self { listener, router, state })
+    }
+
+    /// The bound address (with the real port when the configuration asked for port 0).
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.listener.local_addr().ok()
+    }
+
+    /// The shared state (metrics, bus), for tests and the embedding process.
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` is cancelled, then finishes in-flight requests.
+    ///
+    /// # Errors
+    /// [`StartError::Serve`] when the server fails.
+    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> Result<(), StartError> {
+        tracing::info!(addr = ?self.local_addr(), "ingress listening");
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .await
+            .map_err(StartError::Serve)
+    }
+}
+
+/// Builds and serves the ingress until `shutdown`.
+///
+/// # Errors
+/// As [`Application::build`] and [`Application::run_until_stopped`].
+pub async fn run(cfg: Config, shutdown: CancellationToken) -> Result<(), StartError> {
+    Application::build(&cfg).await?.run_until_stopped(shutdown).await
+}
+
+fn router(state: &AppState, base: &str) -> Router {
+    let kit_path = format!("{base}/produceAPI/v2/{{interface}}");
+    let koogallery = Router::new()
+        .route(base, post(handlers::basic::handle))
+        .route(&kit_path, post(handlers::kit::handle))
+        // Innermost first: the deadline wraps the handler, the body limit applies while reading,
+        // the panic catcher turns a panic into 000005, and the signer signs whatever comes out.
+        .layer(middleware::from_fn_with_state(state.clone(), answer::deadline))
+        .layer(DefaultBodyLimit::max(state.settings.body_limit))
+        .layer(CatchPanicLayer::custom(answer::panic_answer))
+        .layer(middleware::from_fn_with_state(state.clone(), answer::sign_answers));
+    let ops = Router::new()
+        .route("/healthz", get(handlers::ops::healthz))
+        .route("/readyz", get(handlers::ops::readyz))
+        .route("/metrics", get(handlers::ops::metrics));
+    Router::new().merge(koogallery).merge(ops).layer(koofill_telemetry::http::trace_layer()).with_state(state.clone())
+}

@@ -35,7 +35,13 @@ pub struct DeadLetter {
 
 impl DeadLetter {
     /// Builds the record for a delivery.
-    pub fn new(consumer: &str, stream: &str, delivery: &Delivery, error: &(dyn std::error::Error + 'static), retryable: bool) -> Self {
+    pub fn new(
+        consumer: &str,
+        stream: &str,
+        delivery: &Delivery,
+        error: &(dyn std::error::Error + 'static),
+        retryable: bool,
+    ) -> Self {
         let mut headers = BTreeMap::new();
         if let Some(map) = &delivery.headers {
             for (name, values) in map.iter() {

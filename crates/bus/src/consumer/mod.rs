@@ -140,14 +140,22 @@ mod tests {
 
     #[test]
     fn nak_delay_doubles_and_is_capped() {
-        let p = ConsumerPolicy { nak_base: Duration::from_millis(100), nak_max: Duration::from_secs(5), ..Default::default() };
+        let p = ConsumerPolicy {
+            nak_base: Duration::from_millis(100),
+            nak_max: Duration::from_secs(5),
+            ..Default::default()
+        };
         assert_eq!(p.nak_delay(1), Duration::from_millis(100));
         assert_eq!(p.nak_delay(2), Duration::from_millis(200));
         assert_eq!(p.nak_delay(4), Duration::from_millis(800));
         assert_eq!(p.nak_delay(7), Duration::from_millis(6400).min(Duration::from_secs(5)));
         assert_eq!(p.nak_delay(50), Duration::from_secs(5));
         assert_eq!(p.nak_delay(0), Duration::from_millis(100));
-        let wide = ConsumerPolicy { nak_base: Duration::from_millis(10), nak_max: Duration::from_secs(60), ..Default::default() };
+        let wide = ConsumerPolicy {
+            nak_base: Duration::from_millis(10),
+            nak_max: Duration::from_secs(60),
+            ..Default::default()
+        };
         assert_eq!(wide.nak_delay(30), Duration::from_millis(640), "exponent capped at 6");
     }
 }

@@ -103,7 +103,8 @@ impl<H: Handler> Consumer<H> {
         reconcile: bool,
         publish_timeout: Duration,
     ) -> Result<Self, BusError> {
-        let stream = js.get_stream(&spec.stream).await.map_err(|e| BusError::js(format!("get stream {}", spec.stream), e))?;
+        let stream =
+            js.get_stream(&spec.stream).await.map_err(|e| BusError::js(format!("get stream {}", spec.stream), e))?;
         let consumer: PullConsumer = match stream.get_consumer::<pull::Config>(&spec.durable).await {
             Ok(mut existing) => {
                 let info = existing.info().await.map_err(|e| BusError::js("consumer info", e))?;
@@ -241,7 +242,12 @@ impl<H: Handler> Consumer<H> {
             stream_sequence,
             delivered,
         };
-        let span = crate::trace::delivery_span(&delivery.subject, stream_sequence, delivered, delivery.headers.as_ref());
+        let span = koofill_telemetry::nats::delivery_span(
+            &delivery.subject,
+            stream_sequence,
+            delivered,
+            delivery.headers.as_ref(),
+        );
         self.handle_and_settle(&msg, &delivery).instrument(span).await
     }
 
@@ -306,7 +312,9 @@ impl<H: Handler> Consumer<H> {
         let letter = DeadLetter::new(&self.inner.spec.durable, &self.inner.spec.stream, delivery, error, retryable);
         let subject = names::dlq(&self.inner.prefix, &self.inner.spec.durable);
         let published = match serde_json::to_vec(&letter) {
-            Ok(body) => self.inner.dlq.publish_raw(&subject, &letter.msg_id(), async_nats::HeaderMap::new(), body.into()).await,
+            Ok(body) => {
+                self.inner.dlq.publish_raw(&subject, &letter.msg_id(), async_nats::HeaderMap::new(), body.into()).await
+            }
             Err(source) => Err(BusError::Encode { what: "dead letter", source }),
         };
         match published {

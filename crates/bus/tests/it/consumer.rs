@@ -114,7 +114,8 @@ async fn retryable_failures_are_retried_then_acked_once() {
     let (_nats, bus) = bus().await;
     let publisher = Publisher::new(bus.js.clone(), Duration::from_secs(2));
     let handler = Recorder::default();
-    let consumer = Consumer::ensure(&bus.js, PREFIX, spec(6), handler.clone(), false, Duration::from_secs(2)).await.unwrap();
+    let consumer =
+        Consumer::ensure(&bus.js, PREFIX, spec(6), handler.clone(), false, Duration::from_secs(2)).await.unwrap();
     publish(&publisher, "job-ok", Job { fail_times: 0, poison: false }).await;
     publish(&publisher, "job-flaky", Job { fail_times: 2, poison: false }).await;
     drain_until(&consumer, || handler.done.lock().unwrap().len() == 2).await;
@@ -146,10 +147,8 @@ async fn a_nak_is_delayed_not_immediate() {
 
 async fn dead_letters(bus: &koofill_bus::Bus) -> Vec<DeadLetter> {
     let stream = bus.js.get_stream(names::stream(PREFIX, names::DLQ)).await.unwrap();
-    let consumer = stream
-        .create_consumer(async_nats::jetstream::consumer::pull::Config { ..Default::default() })
-        .await
-        .unwrap();
+    let consumer =
+        stream.create_consumer(async_nats::jetstream::consumer::pull::Config { ..Default::default() }).await.unwrap();
     let mut batch = consumer.fetch().max_messages(10).messages().await.unwrap();
     let mut out = Vec::new();
     while let Some(m) = batch.next().await {
@@ -163,11 +162,17 @@ async fn poison_goes_to_the_dlq_with_its_payload_and_is_not_redelivered() {
     let (_nats, bus) = bus().await;
     let publisher = Publisher::new(bus.js.clone(), Duration::from_secs(2));
     let handler = Recorder::default();
-    let consumer = Consumer::ensure(&bus.js, PREFIX, spec(6), handler.clone(), false, Duration::from_secs(2)).await.unwrap();
+    let consumer =
+        Consumer::ensure(&bus.js, PREFIX, spec(6), handler.clone(), false, Duration::from_secs(2)).await.unwrap();
     publish(&publisher, "job-poison", Job { fail_times: 0, poison: true }).await;
     // Not even an envelope: fails to decode, which is permanent too.
     publisher
-        .publish_raw(&names::inbound(PREFIX, Family::Saas, "newInstance"), "garbage-1", HeaderMap::new(), "not json".into())
+        .publish_raw(
+            &names::inbound(PREFIX, Family::Saas, "newInstance"),
+            "garbage-1",
+            HeaderMap::new(),
+            "not json".into(),
+        )
         .await
         .unwrap();
     assert_eq!(consumer.drain_until_empty().await.unwrap(), 2);
@@ -175,7 +180,8 @@ async fn poison_goes_to_the_dlq_with_its_payload_and_is_not_redelivered() {
 
     let letters = dead_letters(&bus).await;
     assert_eq!(letters.len(), 2, "{letters:?}");
-    let poison = letters.iter().find(|l| l.headers.get("Nats-Msg-Id").map(String::as_str) == Some("job-poison")).unwrap();
+    let poison =
+        letters.iter().find(|l| l.headers.get("Nats-Msg-Id").map(String::as_str) == Some("job-poison")).unwrap();
     assert_eq!(poison.consumer, "provisioning-saas");
     assert_eq!(poison.subject, "koofill.inbound.saas.newInstance");
     assert!(!poison.retryable);
@@ -191,7 +197,8 @@ async fn exhausted_retries_are_dead_lettered() {
     let (_nats, bus) = bus().await;
     let publisher = Publisher::new(bus.js.clone(), Duration::from_secs(2));
     let handler = Recorder::default();
-    let consumer = Consumer::ensure(&bus.js, PREFIX, spec(3), handler.clone(), false, Duration::from_secs(2)).await.unwrap();
+    let consumer =
+        Consumer::ensure(&bus.js, PREFIX, spec(3), handler.clone(), false, Duration::from_secs(2)).await.unwrap();
     publish(&publisher, "job-hopeless", Job { fail_times: 100, poison: false }).await;
     drain_until(&consumer, || handler.attempts.lock().unwrap().get("job-hopeless") == Some(&3)).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -207,7 +214,9 @@ async fn exhausted_retries_are_dead_lettered() {
 async fn consumer_drift_is_refused_unless_reconciled() {
     let (_nats, bus) = bus().await;
     Consumer::ensure(&bus.js, PREFIX, spec(6), Recorder::default(), false, Duration::from_secs(2)).await.unwrap();
-    let err = Consumer::ensure(&bus.js, PREFIX, spec(9), Recorder::default(), false, Duration::from_secs(2)).await.unwrap_err();
+    let err = Consumer::ensure(&bus.js, PREFIX, spec(9), Recorder::default(), false, Duration::from_secs(2))
+        .await
+        .unwrap_err();
     assert!(matches!(&err, BusError::Drift(m) if m.contains("max_deliver is 6, expected 9")), "{err}");
     Consumer::ensure(&bus.js, PREFIX, spec(9), Recorder::default(), true, Duration::from_secs(2)).await.unwrap();
     // Now in line with the configuration: accepted without reconciling.
@@ -218,7 +227,8 @@ async fn consumer_drift_is_refused_unless_reconciled() {
 async fn process_one_reports_the_outcome() {
     let (_nats, bus) = bus().await;
     let publisher = Publisher::new(bus.js.clone(), Duration::from_secs(2));
-    let consumer = Consumer::ensure(&bus.js, PREFIX, spec(6), Recorder::default(), false, Duration::from_secs(2)).await.unwrap();
+    let consumer =
+        Consumer::ensure(&bus.js, PREFIX, spec(6), Recorder::default(), false, Duration::from_secs(2)).await.unwrap();
     publish(&publisher, "job-a", Job { fail_times: 1, poison: false }).await;
     let stream = bus.js.get_stream(names::stream(PREFIX, names::INBOUND)).await.unwrap();
     let raw: async_nats::jetstream::consumer::PullConsumer = stream.get_consumer("provisioning-saas").await.unwrap();

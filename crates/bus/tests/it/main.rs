@@ -1,4 +1,6 @@
 //! koofill-bus against a real nats-server (one per test, on a free port, with a temp store).
+// Test helpers outside #[test] functions may unwrap too: a failure is a failed test.
+#![allow(clippy::unwrap_used)]
 
 mod consumer;
 mod rpc;

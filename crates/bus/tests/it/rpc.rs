@@ -30,7 +30,14 @@ async fn request_reply_roundtrip_and_no_responder() {
     // The subscription is asynchronous; retry until it answers.
     let mut reply = None;
     for _ in 0..50 {
-        if let Ok(r) = rpc::request_json::<_, Answer>(&bus.client, "koofill.rpc.test.double", &Ask { n: 21 }, Duration::from_millis(200)).await {
+        if let Ok(r) = rpc::request_json::<_, Answer>(
+            &bus.client,
+            "koofill.rpc.test.double",
+            &Ask { n: 21 },
+            Duration::from_millis(200),
+        )
+        .await
+        {
             reply = Some(r);
             break;
         }
@@ -38,7 +45,8 @@ async fn request_reply_roundtrip_and_no_responder() {
     assert_eq!(reply, Some(Answer { double: 42 }));
 
     let started = Instant::now();
-    let err = rpc::request_json::<_, Answer>(&bus.client, "koofill.rpc.nobody", &Ask { n: 1 }, Duration::from_secs(2)).await;
+    let err =
+        rpc::request_json::<_, Answer>(&bus.client, "koofill.rpc.nobody", &Ask { n: 1 }, Duration::from_secs(2)).await;
     assert!(matches!(err, Err(BusError::NoReply { .. })), "{err:?}");
     assert!(started.elapsed() < Duration::from_secs(3));
     shutdown.cancel();

@@ -1,7 +1,7 @@
 //! `changeInstanceCheck` (续费变更校验, spec §1.9): may the instance change to another spec on renewal?
 
 use schemars::JsonSchema;
-use serde::Serialize;
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
 use super::{ID_MAX, TestFlag, is_debug, test_flag};
@@ -31,6 +31,15 @@ pub struct ChangeProductInfo {
     /// Fields this version does not know, as received.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+/// Deserialises through the same validation as the callback (used by the request-reply between the
+/// ingress and provisioning).
+impl<'de> Deserialize<'de> for ChangeProductInfo {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = Value::deserialize(deserializer)?;
+        Self::from_value(&value).map_err(serde::de::Error::custom)
+    }
 }
 
 const KNOWN: [&str; 4] = ["productId", "skuCode", "linearValue", "productName"];

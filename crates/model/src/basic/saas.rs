@@ -208,7 +208,8 @@ impl UpdateInstanceStatus {
         is_debug(self.test_flag)
     }
 
-    /// `updateInstanceStatus:{instanceId}:{status}`.
+    /// `updateInstanceStatus:{instanceId}:{status}`; the ingress appends the request timestamp, because the
+    /// same status may legitimately be set again later (freeze, unfreeze, freeze).
     pub fn dedup_id(&self) -> String {
         dedup_id(self.is_test(), &["updateInstanceStatus", self.instance_id.as_str(), self.status.as_str()])
     }

@@ -77,11 +77,14 @@ impl TenantSync {
         })
     }
 
-    /// `tenantSync:{instanceId}:{tenantId}:{flag}`.
+    /// `tenantSync:{instanceId}:{tenantId}:{flag}:{timeStamp}`.
     pub fn dedup_id(&self) -> String {
         let instance = self.instance_id.as_ref().map(InstanceId::as_str).unwrap_or_default();
         let flag = self.flag.code().to_string();
-        dedup_id(self.test_flag, &["tenantSync", instance, self.tenant_id.as_str(), &flag])
+        // The request time keeps a later add → delete → add of the same tenant from being
+        // mistaken for a repeat of the first add.
+        let time = self.time_stamp.to_string();
+        dedup_id(self.test_flag, &["tenantSync", instance, self.tenant_id.as_str(), &flag, &time])
     }
 }
 
@@ -153,10 +156,14 @@ impl ApplicationSync {
         })
     }
 
-    /// `applicationSync:{instanceId}:{tenantId}:{appId}:{flag}`.
+    /// `applicationSync:{instanceId}:{tenantId}:{appId}:{flag}:{timeStamp}`.
     pub fn dedup_id(&self) -> String {
         let instance = self.instance_id.as_ref().map(InstanceId::as_str).unwrap_or_default();
         let flag = self.flag.code().to_string();
-        dedup_id(self.test_flag, &["applicationSync", instance, self.tenant_id.as_str(), self.app_id.as_str(), &flag])
+        let time = self.time_stamp.to_string();
+        dedup_id(
+            self.test_flag,
+            &["applicationSync", instance, self.tenant_id.as_str(), self.app_id.as_str(), &flag, &time],
+        )
     }
 }

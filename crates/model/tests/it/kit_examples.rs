@@ -54,12 +54,15 @@ fn interface_path_names() {
 }
 
 #[test]
-fn dedup_ids_are_natural_keys_plus_flag() {
+fn dedup_ids_are_natural_keys_plus_flag_and_request_time() {
     let expected = [
-        ("kit-tenant-sync.json", "tenantSync:huaiweitest123456:68cbc86****************880d92f36422fa0e:1"),
+        (
+            "kit-tenant-sync.json",
+            "tenantSync:huaiweitest123456:68cbc86****************880d92f36422fa0e:1:20220413093539534",
+        ),
         (
             "kit-application-sync.json",
-            "applicationSync:huaiweitest123456:68cbc86abc2018ab880d92f36422fa0e:a1b2c3d4e5f6:1",
+            "applicationSync:huaiweitest123456:68cbc86abc2018ab880d92f36422fa0e:a1b2c3d4e5f6:1:20220413093539534",
         ),
         (
             "kit-auth-sync-user-list-array.json",
@@ -223,7 +226,7 @@ fn credential_application_sends_empty_ids() {
     let body = with(&with(&json("kit-tenant-sync.json"), "instanceId", json!("")), "orderId", json!(""));
     let request = KitRequest::from_value(KitInterface::TenantSync, &body).unwrap();
     assert_eq!(request.instance_id(), None);
-    assert_eq!(request.dedup_id(), "tenantSync::68cbc86****************880d92f36422fa0e:1");
+    assert_eq!(request.dedup_id(), "tenantSync::68cbc86****************880d92f36422fa0e:1:20220413093539534");
     assert_eq!(serde_json::to_value(&request).unwrap(), body);
 
     let body = with(&json("kit-application-sync.json"), "instanceId", json!(""));

@@ -1,5 +1,6 @@
 use std::{
-    net::{Ipv4Addr, TcpStream},
+    net::{Ipv4Addr, TcpListener, TcpStream},
+    panic::{AssertUnwindSafe, catch_unwind},
     time::Duration,
 };
 
@@ -92,4 +93,15 @@ fn drop_kills_the_server_and_removes_the_store() {
     drop(nats);
     assert!(!accepts_tcp(port));
     assert!(!dir.exists());
+}
+
+#[test]
+fn restart_on_a_taken_port_fails_with_the_log() {
+    let mut nats = TestNats::start();
+    nats.stop();
+    let _squatter = TcpListener::bind((Ipv4Addr::LOCALHOST, nats.port())).expect("take the port");
+    let panic = catch_unwind(AssertUnwindSafe(|| nats.restart())).expect_err("restart on a taken port");
+    let message = panic.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(message.contains("exited on restart"), "{message}");
+    assert!(message.contains("address already in use"), "the log tail is quoted: {message}");
 }

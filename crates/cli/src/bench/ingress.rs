@@ -1,0 +1,144 @@
+//! `koofill bench ingress`: the real ingress against the bare probe, side by side on one NATS.
+
+use std::{sync::Arc, time::Duration};
+
+use anyhow::Context;
+use koofill_config::Config;
+use koofill_signing::basic;
+use rand::Rng;
+use secrecy::SecretString;
+use tokio_util::sync::CancellationToken;
+
+use super::{
+    load::{self, Report, Target},
+    probe,
+};
+use crate::nats_child::NatsChild;
+
+/// Options of the ingress benchmark.
+#[derive(Debug, clap::Args)]
+pub struct IngressBench {
+    /// Paced rate of the latency phase, callbacks per second.
+    #[arg(long, default_value_t = 1000)]
+    rate: u64,
+    /// Length of each phase, seconds.
+    #[arg(long, default_value_t = 10)]
+    duration: u64,
+    /// Concurrent connections of the throughput phase.
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+    /// Use this NATS instead of a child nats-server.
+    #[arg(long)]
+    nats_url: Option<String>,
+}
+
+const KEY: &str = "bench-basic-key";
+
+struct Signed {
+    client: reqwest::Client,
+    url: String,
+    run: String,
+}
+
+impl Target for Signed {
+    async fn send(&self, i: u64) -> bool {
+        let order = format!("BENCH{}{i:08}", self.run);
+        let body = format!(
+            r#"{{"activity":"newInstance","businessId":"b-{i}","orderId":"{order}","orderLineId":"{order}-000001","testFlag":"1"}}"#
+        );
+        let ts = chrono::Utc::now().timestamp_millis().to_string();
+        let nonce: String = format!("{:032X}", rand::thread_rng().r#gen::<u128>());
+        let Ok(sig) = basic::sign_body(KEY.as_bytes(), &nonce, &ts, body.as_bytes()) else { return false };
+        let url = format!("{}?signature={sig}&timestamp={ts}&nonce={nonce}", self.url);
+        match self.client.post(url).header("content-type", "application/json;charset=utf8").body(body).send().await {
+            Ok(r) => r
+                .bytes()
+                .await
+                .map(|b| b.windows(17).any(|w| w == b"\"resultCode\":\"000") && b.windows(6).any(|w| w == b"000000"))
+                .unwrap_or(false),
+            Err(_) => false,
+        }
+    }
+}
+
+fn line(name: &str, r: &Report) -> String {
+    format!(
+        "{name:<8} {:>10.0} {:>9.2} {:>9.2} {:>9.2} {:>8}",
+        r.throughput(),
+        r.quantile_ms(0.5),
+        r.quantile_ms(0.99),
+        r.quantile_ms(0.999),
+        r.failed
+    )
+}
+
+/// Runs the benchmark and prints the comparison.
+///
+/// # Errors
+/// When NATS, the ingress or the probe cannot start.
+pub async fn run(args: IngressBench, mut cfg: Config) -> anyhow::Result<()> {
+    let dir = std::env::temp_dir().join(format!("koofill-bench-{}", std::process::id()));
+    let child = match &args.nats_url {
+        Some(url) => {
+            cfg.nats.url = url.clone();
+            None
+        }
+        None => {
+            let c = NatsChild::start(&dir).await?;
+            cfg.nats.url = c.url();
+            Some(c)
+        }
+    };
+    let run_id: String = format!("{:06X}", rand::thread_rng().r#gen::<u32>() & 0xFF_FFFF);
+    cfg.nats.prefix = format!("bench{}", run_id.to_lowercase());
+    cfg.koogallery.basic_key = Some(SecretString::from(KEY.to_owned()));
+    cfg.ingress.listen = "127.0.0.1:0".parse()?;
+    let shutdown = CancellationToken::new();
+    let ingress = koofill_ingress::Application::build(&cfg).await.context("starting the ingress")?;
+    let addr = ingress.local_addr().context("ingress address")?;
+    tokio::spawn(ingress.run_until_stopped(shutdown.clone()));
+    let js = async_nats::jetstream::new(async_nats::connect(&cfg.nats.url).await?);
+    let probe_url = probe::start(js, KEY.as_bytes().to_vec(), shutdown.clone()).await?;
+
+    let client = reqwest::Client::builder().pool_max_idle_per_host(args.concurrency.max(64)).build()?;
+    let real = Arc::new(Signed {
+        client: client.clone(),
+        url: format!("http://{addr}{}", cfg.ingress.base_path),
+        run: format!("R{run_id}"),
+    });
+    let bare = Arc::new(Signed { client, url: probe_url, run: format!("P{run_id}") });
+    let duration = Duration::from_secs(args.duration);
+
+    eprintln!("warming up…");
+    load::closed_loop(real.clone(), 8, Duration::from_secs(1), 9_000_000).await;
+    load::closed_loop(bare.clone(), 8, Duration::from_secs(1), 9_000_000).await;
+
+    eprintln!("throughput phase: {} connections, {} s each", args.concurrency, args.duration);
+    let real_max = load::closed_loop(real.clone(), args.concurrency, duration, 0).await;
+    let bare_max = load::closed_loop(bare.clone(), args.concurrency, duration, 0).await;
+    eprintln!("paced phase: {} callbacks/s, {} s each", args.rate, args.duration);
+    let real_paced = load::open_loop(real.clone(), args.rate, duration, 1_000_000).await;
+    let bare_paced = load::open_loop(bare.clone(), args.rate, duration, 1_000_000).await;
+
+    println!("\nkoofill bench ingress — signed newInstance callbacks, one nats-server, same machine");
+    println!("\nthroughput, {} connections, {} s", args.concurrency, args.duration);
+    println!("{:<8} {:>10} {:>9} {:>9} {:>9} {:>8}", "target", "req/s", "p50 ms", "p99 ms", "p99.9 ms", "failed");
+    println!("{}", line("ingress", &real_max));
+    println!("{}", line("probe", &bare_max));
+    println!("ratio ingress/probe throughput: {:.2}", real_max.throughput() / bare_max.throughput().max(1e-9));
+    println!("\npaced at {} callbacks/s, {} s (latency from scheduled send)", args.rate, args.duration);
+    println!("{:<8} {:>10} {:>9} {:>9} {:>9} {:>8}", "target", "req/s", "p50 ms", "p99 ms", "p99.9 ms", "failed");
+    println!("{}", line("ingress", &real_paced));
+    println!("{}", line("probe", &bare_paced));
+    println!(
+        "ratio ingress/probe p50: {:.2}, p99: {:.2}",
+        real_paced.quantile_ms(0.5) / bare_paced.quantile_ms(0.5).max(1e-9),
+        real_paced.quantile_ms(0.99) / bare_paced.quantile_ms(0.99).max(1e-9)
+    );
+    shutdown.cancel();
+    if let Some(c) = child {
+        c.stop().await;
+    }
+    let _ = std::fs::remove_dir_all(dir);
+    Ok(())
+}

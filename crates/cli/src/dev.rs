@@ -1,0 +1,133 @@
+//! `koofill dev`: the whole system in one process with embedded defaults.
+
+use std::{path::PathBuf, time::Duration};
+
+use anyhow::Context;
+use koofill_config::Config;
+use secrecy::SecretString;
+use tokio_util::sync::CancellationToken;
+
+use crate::{devkeys, nats_child::NatsChild, wait_for};
+
+/// The default `nats.url`; any other value counts as "configured".
+const DEFAULT_NATS_URL: &str = "nats://127.0.0.1:4222";
+/// The default `database.url`; replaced by a file under the state directory.
+const DEFAULT_DATABASE_URL: &str = "sqlite://koofill.db?mode=rwc";
+
+/// Runs until Ctrl-C.
+///
+/// # Errors
+/// When a part cannot start.
+pub async fn run(mut cfg: Config, _explicit_config: bool) -> anyhow::Result<()> {
+    let telemetry = koofill_telemetry::init(&cfg.telemetry, "koofill-dev").context("starting telemetry")?;
+    let state_dir = PathBuf::from(&cfg.dev.state_dir);
+    std::fs::create_dir_all(&state_dir).with_context(|| format!("creating {}", state_dir.display()))?;
+
+    let keys = devkeys::load_or_create(&state_dir)?;
+    let mut generated = Vec::new();
+    let kg = &mut cfg.koogallery;
+    if kg.basic_key.is_none() {
+        kg.basic_key = Some(SecretString::from(keys.basic_key.clone()));
+        generated.push(format!("basic_key         {}", keys.basic_key));
+    }
+    if kg.kit_key.is_none() {
+        kg.kit_key = Some(SecretString::from(keys.kit_key.clone()));
+        generated.push(format!("kit_key           {}", keys.kit_key));
+    }
+    if kg.access_key_id.is_none() {
+        kg.access_key_id = Some(keys.access_key_id.clone());
+        generated.push(format!("access_key_id     {}", keys.access_key_id));
+    }
+    if kg.secret_access_key.is_none() {
+        kg.secret_access_key = Some(SecretString::from(keys.secret_access_key.clone()));
+        generated.push(format!("secret_access_key {}", keys.secret_access_key));
+    }
+
+    let nats_configured = std::env::var_os("KOOFILL__NATS__URL").is_some() || cfg.nats.url != DEFAULT_NATS_URL;
+    let external_ok = nats_configured
+        && match wait_for::host_port(&cfg.nats.url) {
+            Some(addr) => wait_for::reachable(&addr, Duration::from_secs(2)).await,
+            None => false,
+        };
+    let child = if external_ok {
+        None
+    } else {
+        if nats_configured {
+            tracing::warn!(url = %cfg.nats.url, "configured NATS is not reachable; starting a child nats-server");
+        }
+        let child = NatsChild::start(&state_dir.join("nats")).await?;
+        cfg.nats.url = child.url();
+        Some(child)
+    };
+    if cfg.database.url == DEFAULT_DATABASE_URL {
+        cfg.database.url = format!("sqlite://{}?mode=rwc", state_dir.join("koofill.db").display());
+    }
+
+    let shutdown = CancellationToken::new();
+    let ingress = koofill_ingress::Application::build(&cfg).await.context("starting the ingress")?;
+    let addr = ingress.local_addr().context("ingress address")?;
+    let ingress_task = tokio::spawn(ingress.run_until_stopped(shutdown.clone()));
+
+    print_banner(&cfg, addr, child.as_ref(), &generated, &state_dir);
+    crate::cancel_on_signal(shutdown.clone()).await;
+    eprintln!("\nstopping…");
+    match tokio::time::timeout(Duration::from_secs(cfg.shutdown.grace_secs), ingress_task).await {
+        Ok(Ok(Err(e))) => tracing::error!(error = &e as &dyn std::error::Error, "ingress stopped with an error"),
+        Ok(Err(e)) => tracing::error!(error = &e as &dyn std::error::Error, "ingress task failed"),
+        Err(_) => tracing::warn!("ingress did not stop within the grace period"),
+        Ok(Ok(Ok(()))) => {}
+    }
+    if let Some(child) = child {
+        child.stop().await;
+    }
+    telemetry.shutdown();
+    eprintln!("stopped");
+    Ok(())
+}
+
+fn print_banner(
+    cfg: &Config,
+    addr: std::net::SocketAddr,
+    child: Option<&NatsChild>,
+    generated: &[String],
+    state_dir: &std::path::Path,
+) {
+    let host = if addr.ip().is_unspecified() { "127.0.0.1".to_owned() } else { addr.ip().to_string() };
+    let base = format!("http://{host}:{}{}", addr.port(), cfg.ingress.base_path);
+    let nats = match child {
+        Some(c) => format!(
+            "{} (child nats-server, store {}, log {})",
+            cfg.nats.url,
+            state_dir.join("nats/store").display(),
+            c.log.display()
+        ),
+        None => format!("{} (external)", cfg.nats.url),
+    };
+    eprintln!();
+    eprintln!("koofill dev is running");
+    eprintln!("  production address  {base}");
+    eprintln!(
+        "  Kit sync interfaces {base}/produceAPI/v2/{{tenantSync,applicationSync,authSync,singleOrgSync,allOrgSync}}"
+    );
+    eprintln!("  health / metrics    http://{host}:{}/healthz  /readyz  /metrics", addr.port());
+    eprintln!("  NATS                {nats}");
+    eprintln!(
+        "  streams             {}_INBOUND, _EVENTS, _USAGE, _DLQ (prefix {:?})",
+        cfg.nats.prefix.to_uppercase(),
+        cfg.nats.prefix
+    );
+    eprintln!("  database            {}", cfg.database.url);
+    eprintln!("  services            ingress");
+    if generated.is_empty() {
+        eprintln!("  keys                from configuration");
+    } else {
+        eprintln!(
+            "  development keys    (stored in {}; configured keys take precedence)",
+            devkeys::path(state_dir).display()
+        );
+        for line in generated {
+            eprintln!("    {line}");
+        }
+    }
+    eprintln!("Press Ctrl-C to stop.");
+}
