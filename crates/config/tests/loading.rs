@@ -112,7 +112,7 @@ fn environment_values_arrive_verbatim_and_typed_keys_still_parse() {
             ("KOOFILL__KOOGALLERY__BASIC_KEY", "007"),
             ("KOOFILL__KOOGALLERY__KIT_KEY", "1e3"),
             ("KOOFILL__CONSUMER__CONCURRENCY", "4"),
-            ("KOOFILL__INGRESS__V1_ENABLED", "false"),
+            ("KOOFILL__PROVISIONER__PROVISION_DEBUG_ORDERS", "true"),
             ("KOOFILL__TELEMETRY__LOG_FORMAT", "json"),
             ("KOOFILL__NATS__URL", ""), // empty means unset
         ],
@@ -121,7 +121,7 @@ fn environment_values_arrive_verbatim_and_typed_keys_still_parse() {
     assert_eq!(secret(cfg.koogallery.basic_key.as_ref()), Some("007"));
     assert_eq!(secret(cfg.koogallery.kit_key.as_ref()), Some("1e3"));
     assert_eq!(cfg.consumer.concurrency, 4);
-    assert!(!cfg.ingress.v1_enabled);
+    assert!(cfg.provisioner.provision_debug_orders);
     assert_eq!(cfg.telemetry.log_format, LogFormat::Json);
     assert_eq!(cfg.nats.url, "nats://127.0.0.1:4222");
 }

@@ -46,11 +46,6 @@ pub struct IngressConfig {
     pub change_check_default: ChangeCheckDefault,
     /// Most instance ids one `queryInstance` may ask for; more answers `000002`. Default: 100.
     pub query_instance_batch_limit: usize,
-    /// Serve the V1 legacy (`authToken`) interfaces. Default: true.
-    pub v1_enabled: bool,
-    /// Include the JSON body's fields in the V1 POST `authToken`, as spec §2.3 recommends.
-    /// Default: true.
-    pub v1_post_sign_json_fields: bool,
     /// Bearer token of the admin and `/v1` APIs; those APIs are refused while unset. Secret.
     /// Default: unset.
     pub admin_token: Option<SecretString>,
@@ -67,8 +62,6 @@ impl Default for IngressConfig {
             change_check_timeout_ms: 1500,
             change_check_default: ChangeCheckDefault::Allow,
             query_instance_batch_limit: 100,
-            v1_enabled: true,
-            v1_post_sign_json_fields: true,
             admin_token: None,
         }
     }

@@ -1,0 +1,1 @@
+//! koofill store (being written).

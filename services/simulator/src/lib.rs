@@ -1,0 +1,2 @@
+//! A fake KooGallery (the marketplace side).
+#![warn(missing_docs)]
