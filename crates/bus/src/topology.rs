@@ -82,7 +82,10 @@ pub fn bucket_configs(prefix: &str, replicas: usize, clock_skew: Duration) -> Ve
             // A nonce older than the window is refused by the timestamp check anyway; keeping it
             // for twice the window covers clock differences between replicas.
             max_age: (clock_skew * 2).max(Duration::from_secs(1)),
-            storage: StorageType::File,
+            // Memory: a nonce matters for two minutes, and a server restart that forgets them
+            // reopens no more than the timestamp window; file storage would triple the cost of
+            // every callback's replay check.
+            storage: StorageType::Memory,
             num_replicas: replicas,
             ..Default::default()
         },

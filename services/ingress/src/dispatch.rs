@@ -52,26 +52,29 @@ pub async fn basic(
         envelope.id = format!("{}:{timestamp}", envelope.id);
     }
     let subject = names::inbound(&state.settings.prefix, request.family(), request.activity().as_str());
-    publish(state, &subject, &envelope).await?;
-    match &request {
-        BasicRequest::NewInstance(r) => {
-            let instance_id = r.instance_id();
-            let view = InstanceView {
-                instance_id: instance_id.clone(),
-                order_id: r.order_id.clone(),
-                order_line_id: r.order_line_id.clone(),
-                state: InstanceState::Accepted,
-                test: r.is_test(),
-                app_info: None,
-                usage_info: None,
-                updated_at: Utc::now(),
-            };
-            // Only if absent: provisioning may already have written a later state.
-            state.views.create(&view).await.map_err(IngressError::Bus)?;
-            Ok(CallbackResponse::new_instance(instance_id))
-        }
-        _ => Ok(CallbackResponse::success()),
-    }
+    let BasicRequest::NewInstance(r) = &request else {
+        publish(state, &subject, &envelope).await?;
+        return Ok(CallbackResponse::success());
+    };
+    let instance_id = r.instance_id();
+    let view = InstanceView {
+        instance_id: instance_id.clone(),
+        order_id: r.order_id.clone(),
+        order_line_id: r.order_line_id.clone(),
+        state: InstanceState::Accepted,
+        test: r.is_test(),
+        app_info: None,
+        usage_info: None,
+        updated_at: Utc::now(),
+    };
+    // The view is written alongside the publish (not after it): both must succeed before the
+    // answer, and `create` never overwrites a later state written by provisioning, so the order
+    // between them does not matter. A view written for a publish that then failed only says
+    // "accepted" for an order KooGallery will send again.
+    let (published, viewed) = tokio::join!(publish(state, &subject, &envelope), state.views.create(&view));
+    published?;
+    viewed.map_err(IngressError::Bus)?;
+    Ok(CallbackResponse::new_instance(instance_id))
 }
 
 /// Handles a Kit callback: publish and acknowledge (deletes never check that the instance exists).

@@ -138,7 +138,7 @@ mod tests {
         )
         .unwrap();
         let mut cfg = Config::default();
-        cfg.dev.state_dir = dir.display().to_string();
+        cfg.dev.state_dir = dir.clone();
         let keys = SimKeys::from_config(&cfg).unwrap();
         assert_eq!(keys, SimKeys::new("dev-basic").with_kit_key("dev-kit").with_access_key("DEVAK", "dev-sk"));
         cfg.koogallery.basic_key = Some("configured".to_owned().into());

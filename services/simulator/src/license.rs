@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use koofill_model::time::format_compact14;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 /// `92020000`: success.
@@ -20,7 +21,7 @@ pub const LICENSE_NOT_RECEIVED: &str = "92020004";
 pub const LICENSE_NOT_FOUND: &str = "92020005";
 
 /// Where a license code is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum LicenseState {
     /// Generated and sent, not yet claimed (领取) by the buyer: activation fails with `92020004`.
     Issued,
@@ -35,7 +36,7 @@ pub enum LicenseState {
 }
 
 /// One license code.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SimLicense {
     /// The code, e.g. `PL…`.
     pub code: String,

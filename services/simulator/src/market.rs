@@ -7,12 +7,13 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use chrono::{DateTime, Utc};
 use koofill_model::order::{ChargingMode, OrderInfo};
+use serde::{Deserialize, Serialize};
 
 use crate::license::SimLicense;
 use crate::usage_rules::UsageRecordResult;
 
 /// What the marketplace knows about an instance, for the usage-push rules (spec §8.3).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SimInstance {
     /// The ID the seller answered newInstance with.
     pub instance_id: String,
@@ -54,7 +55,7 @@ impl SimInstance {
 }
 
 /// The state of an instance as the marketplace sees it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum InstanceStatus {
     /// In use.
     Normal,

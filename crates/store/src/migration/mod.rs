@@ -1,0 +1,36 @@
+//! Migrations, compiled into every binary and written once for PostgreSQL and SQLite through
+//! sea-query's schema builder (each backend gets its own SQL from the same definition).
+
+mod m0001_provisioning;
+
+use sea_orm::DatabaseConnection;
+use sea_orm_migration::{MigrationTrait, MigratorTrait};
+
+use crate::StoreError;
+
+/// Every migration, in order. Applied migrations are recorded in `seaql_migrations`.
+#[derive(Debug)]
+pub struct Migrator;
+
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m0001_provisioning::Migration)]
+    }
+}
+
+/// Applies every pending migration; a no-op when the schema is current.
+///
+/// # Errors
+/// [`StoreError`] when the database cannot be reached or a migration fails.
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), StoreError> {
+    Migrator::up(db, None).await?;
+    Ok(())
+}
+
+/// Names of the migrations already applied, oldest first.
+///
+/// # Errors
+/// [`StoreError`] when the database cannot be read.
+pub async fn applied(db: &DatabaseConnection) -> Result<Vec<String>, StoreError> {
+    Ok(Migrator::get_applied_migrations(db).await?.into_iter().map(|m| m.name().to_owned()).collect())
+}

@@ -1,0 +1,147 @@
+//! The store against a real database: a temporary SQLite file, or a fresh PostgreSQL database
+//! when `KOOFILL_TEST_DATABASE_URL` is set.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+
+use chrono::Utc;
+use koofill_store::{
+    StoreError,
+    entities::{instance_transitions, instances, tenants},
+    inbox, outbox,
+    sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, PaginatorTrait, Set, TransactionTrait},
+};
+use koofill_testkit::TestDb;
+
+async fn fresh() -> (TestDb, DatabaseConnection) {
+    let db = TestDb::fresh().await;
+    let conn = koofill_store::connect(db.url()).await.unwrap();
+    koofill_store::migrate(&conn).await.unwrap();
+    (db, conn)
+}
+
+fn instance(id: &str, order: Option<&str>) -> instances::ActiveModel {
+    let now = Utc::now();
+    instances::ActiveModel {
+        instance_id: Set(id.into()),
+        order_id: Set(order.map(Into::into)),
+        order_line_id: Set(order.map(|o| format!("{o}-000001"))),
+        state: Set("active".into()),
+        test: Set(false),
+        charging_mode: Set(None),
+        product_id: Set(None),
+        sku_code: Set(None),
+        linear_value: Set(None),
+        products: Set(None),
+        customer_id: Set(None),
+        expire_time: Set(None),
+        front_end_url: Set(None),
+        admin_url: Set(None),
+        user_name_enc: Set(None),
+        password_enc: Set(None),
+        memo: Set(None),
+        released_before_create: Set(false),
+        failure_reason: Set(None),
+        version: Set(0),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+}
+
+#[tokio::test]
+async fn migrations_apply_once_and_are_recorded() {
+    let (_db, conn) = fresh().await;
+    koofill_store::migrate(&conn).await.unwrap();
+    assert_eq!(koofill_store::applied(&conn).await.unwrap(), ["m0001_provisioning"]);
+}
+
+#[tokio::test]
+async fn the_create_key_is_unique_and_reported_as_a_conflict() {
+    let (_db, conn) = fresh().await;
+    instance("i-1", Some("CS1")).insert(&conn).await.unwrap();
+    let err = StoreError::from(instance("i-2", Some("CS1")).insert(&conn).await.unwrap_err());
+    assert!(err.is_conflict() && !err.is_retryable(), "{err:?}");
+    // Releases recorded before their create (order unknown) do not collide with each other.
+    instance("i-3", None).insert(&conn).await.unwrap();
+    instance("i-4", None).insert(&conn).await.unwrap();
+    assert_eq!(instances::Entity::find().count(&conn).await.unwrap(), 3);
+}
+
+#[tokio::test]
+async fn transition_keys_are_unique_but_target_state_steps_repeat() {
+    let (_db, conn) = fresh().await;
+    let row = |key: Option<&str>| instance_transitions::ActiveModel {
+        instance_id: Set("i-1".into()),
+        from_state: Set("active".into()),
+        to_state: Set("frozen".into()),
+        step: Set("freeze".into()),
+        idem_key: Set(key.map(Into::into)),
+        order_id: Set(None),
+        scene: Set(None),
+        event_id: Set("e".into()),
+        detail: Set(None),
+        at: Set(Utc::now()),
+        ..Default::default()
+    };
+    row(None).insert(&conn).await.unwrap();
+    row(None).insert(&conn).await.unwrap();
+    row(Some("release")).insert(&conn).await.unwrap();
+    let err = StoreError::from(row(Some("release")).insert(&conn).await.unwrap_err());
+    assert!(err.is_conflict(), "{err:?}");
+}
+
+#[tokio::test]
+async fn kit_natural_keys_are_unique() {
+    let (_db, conn) = fresh().await;
+    let tenant = || tenants::ActiveModel {
+        instance_id: Set(String::new()),
+        tenant_id: Set("t-1".into()),
+        order_id: Set(None),
+        tenant_code: Set("acme".into()),
+        name: Set("Acme".into()),
+        domain_name: Set("https://acme.example".into()),
+        state: Set("active".into()),
+        test: Set(false),
+        source_time: Set(Utc::now()),
+        updated_at: Set(Utc::now()),
+        ..Default::default()
+    };
+    tenant().insert(&conn).await.unwrap();
+    assert!(StoreError::from(tenant().insert(&conn).await.unwrap_err()).is_conflict());
+}
+
+#[tokio::test]
+async fn the_inbox_claims_once_and_only_with_its_transaction() {
+    let (_db, conn) = fresh().await;
+    // A claim rolled back with its transaction leaves nothing behind.
+    let txn = conn.begin().await.unwrap();
+    assert!(inbox::claim(&txn, "provisioning-saas", "newInstance:CS1:CS1-1").await.unwrap());
+    txn.rollback().await.unwrap();
+    assert!(!inbox::is_processed(&conn, "provisioning-saas", "newInstance:CS1:CS1-1").await.unwrap());
+
+    let txn = conn.begin().await.unwrap();
+    assert!(inbox::claim(&txn, "provisioning-saas", "newInstance:CS1:CS1-1").await.unwrap());
+    txn.commit().await.unwrap();
+    assert!(!inbox::claim(&conn, "provisioning-saas", "newInstance:CS1:CS1-1").await.unwrap());
+    assert!(inbox::claim(&conn, "provisioning-kit", "newInstance:CS1:CS1-1").await.unwrap(), "per consumer");
+    assert!(inbox::is_processed(&conn, "provisioning-saas", "newInstance:CS1:CS1-1").await.unwrap());
+}
+
+#[tokio::test]
+async fn the_outbox_keeps_one_row_per_event_until_sent() {
+    let (_db, conn) = fresh().await;
+    let event = |id: &str| outbox::NewEvent {
+        id: id.into(),
+        subject: "koofill.event.instance.active".into(),
+        payload: "{}".into(),
+        headers: BTreeMap::from([("traceparent".to_owned(), "00-abc-def-01".to_owned())]),
+    };
+    outbox::push(&conn, event("a")).await.unwrap();
+    outbox::push(&conn, event("a")).await.unwrap();
+    outbox::push(&conn, event("b")).await.unwrap();
+    let pending = outbox::pending(&conn, 10).await.unwrap();
+    assert_eq!(pending.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+    assert_eq!(outbox::headers(&pending[0])["traceparent"], "00-abc-def-01");
+    outbox::mark_sent(&conn, &["a".to_owned()], Utc::now()).await.unwrap();
+    assert_eq!(outbox::pending_count(&conn).await.unwrap(), 1);
+}

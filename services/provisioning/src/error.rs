@@ -1,0 +1,95 @@
+//! Errors of the worker's handlers and of start-up. The consumer runner retries or dead-letters a
+//! message by [`ProvisioningError::is_retryable`].
+
+use koofill_bus::{BusError, consumer::HandlerError};
+use koofill_marketplace::MarketplaceError;
+use koofill_model::{InstanceId, ValidationError};
+use koofill_store::StoreError;
+
+use crate::provisioner::ProvisionerError;
+
+/// Why a message could not be handled (this time).
+#[derive(Debug, thiserror::Error)]
+pub enum ProvisioningError {
+    /// NATS (publish, KV view) failed.
+    #[error("bus")]
+    Bus(#[from] BusError),
+    /// Another replica changed the instance between our read and our write; the redelivery
+    /// reads the new state.
+    #[error("instance {0} changed concurrently")]
+    Concurrent(InstanceId),
+    /// The message is not a valid callback (cannot be decoded or re-validated): poison.
+    #[error("invalid message: {0}")]
+    Invalid(String),
+    /// Query order failed.
+    #[error("query order")]
+    Marketplace(#[from] MarketplaceError),
+    /// A lifecycle call arrived before the instance's create was processed; retried with a
+    /// delay until the create is done (bounded by the consumer's `max_deliver`).
+    #[error("instance {0} is not provisioned yet")]
+    NotYetCreated(InstanceId),
+    /// The ISV's provisioner failed or answered something unusable.
+    #[error("provisioner")]
+    Provisioner(#[from] ProvisionerError),
+    /// A Kit secret could not be handled (no private key configured, undecryptable value).
+    #[error("client secret: {0}")]
+    Secret(String),
+    /// The database failed.
+    #[error("store")]
+    Store(#[from] StoreError),
+}
+
+impl From<ValidationError> for ProvisioningError {
+    fn from(e: ValidationError) -> Self {
+        Self::Invalid(e.to_string())
+    }
+}
+
+impl ProvisioningError {
+    /// Whether a later attempt may succeed.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Bus(e) => e.is_retryable(),
+            Self::Concurrent(_) | Self::NotYetCreated(_) => true,
+            Self::Invalid(_) | Self::Secret(_) => false,
+            Self::Marketplace(e) => e.is_retryable(),
+            Self::Provisioner(e) => e.is_retryable(),
+            Self::Store(e) => e.is_retryable(),
+        }
+    }
+}
+
+impl HandlerError for ProvisioningError {
+    fn is_retryable(&self) -> bool {
+        ProvisioningError::is_retryable(self)
+    }
+}
+
+/// Why the worker could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A required setting is missing or unusable.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// NATS could not be reached or the topology not ensured.
+    #[error("bus")]
+    Bus(#[from] BusError),
+    /// The database could not be reached or migrated.
+    #[error("database")]
+    Store(#[from] StoreError),
+    /// The query-order client could not be built.
+    #[error("open-API client")]
+    Marketplace(#[from] MarketplaceError),
+}
+
+/// `error: cause: cause…`, for records and messages meant for operators.
+pub fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = error.to_string();
+    let mut source = error.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}

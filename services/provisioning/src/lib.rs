@@ -1,0 +1,1 @@
+//! The provisioning worker (being written).

@@ -1,0 +1,103 @@
+//! The outbox relay: publishes committed events with `Nats-Msg-Id = outbox id`, then marks
+//! them sent.
+//!
+//! It wakes when a handler commits and also every [`POLL`], so events left by a crash between
+//! commit and publish go out when the worker is back. A crash after the publish and before the
+//! mark republishes the same id: JetStream's deduplication window drops it, and consumers'
+//! inboxes catch anything older.
+
+use std::{sync::Arc, time::Duration};
+
+use async_nats::HeaderMap;
+use chrono::Utc;
+use koofill_bus::{BusError, Publisher};
+use koofill_store::{StoreError, outbox};
+use sea_orm::DatabaseConnection;
+use tokio::sync::{Mutex, Notify};
+use tokio_util::sync::CancellationToken;
+
+/// How often the relay looks for pending events without being woken.
+pub const POLL: Duration = Duration::from_secs(1);
+/// Events read per round.
+const BATCH: u64 = 200;
+
+/// Errors of one relay round.
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    /// Reading or marking the outbox failed.
+    #[error("outbox")]
+    Store(#[from] StoreError),
+    /// Publishing failed.
+    #[error("publish")]
+    Bus(#[from] BusError),
+}
+
+/// Publishes the outbox.
+#[derive(Debug, Clone)]
+pub struct Relay {
+    db: DatabaseConnection,
+    publisher: Publisher,
+    wake: Arc<Notify>,
+    /// One round at a time in this process, so two rounds do not publish the same rows.
+    round: Arc<Mutex<()>>,
+}
+
+impl Relay {
+    /// A relay over `db` publishing with `publisher`, woken through `wake`.
+    pub fn new(db: DatabaseConnection, publisher: Publisher, wake: Arc<Notify>) -> Self {
+        Self { db, publisher, wake, round: Arc::new(Mutex::new(())) }
+    }
+
+    /// Publishes everything pending now; returns how many events were published.
+    ///
+    /// # Errors
+    /// [`RelayError`] when the outbox cannot be read or an event cannot be published; what was
+    /// published before the failure is marked sent.
+    pub async fn flush(&self) -> Result<usize, RelayError> {
+        let _round = self.round.lock().await;
+        let mut total = 0;
+        loop {
+            let rows = outbox::pending(&self.db, BATCH).await?;
+            if rows.is_empty() {
+                return Ok(total);
+            }
+            let mut sent = Vec::with_capacity(rows.len());
+            let mut failure = None;
+            for row in &rows {
+                let mut headers = HeaderMap::new();
+                for (k, v) in outbox::headers(row) {
+                    headers.insert(k.as_str(), v.as_str());
+                }
+                match self.publisher.publish_raw(&row.subject, &row.id, headers, row.payload.clone().into()).await {
+                    Ok(_) => sent.push(row.id.clone()),
+                    Err(e) => {
+                        failure = Some(e);
+                        break;
+                    }
+                }
+            }
+            outbox::mark_sent(&self.db, &sent, Utc::now()).await?;
+            total += sent.len();
+            if let Some(e) = failure {
+                return Err(e.into());
+            }
+        }
+    }
+
+    /// Flushes on every wake-up and every [`POLL`] until `shutdown`, then once more.
+    pub async fn run(&self, shutdown: CancellationToken) {
+        loop {
+            if let Err(e) = self.flush().await {
+                tracing::warn!(error = &e as &dyn std::error::Error, "outbox relay round failed; retrying");
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                () = self.wake.notified() => {}
+                () = tokio::time::sleep(POLL) => {}
+            }
+        }
+        if let Err(e) = self.flush().await {
+            tracing::warn!(error = &e as &dyn std::error::Error, "outbox not fully published at shutdown");
+        }
+    }
+}
