@@ -1,8 +1,9 @@
 //! Connecting to NATS.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
-use async_nats::{Client, ConnectOptions, jetstream};
+use async_nats::{Client, ConnectOptions, Event, jetstream};
+use tokio::sync::Notify;
 
 use crate::BusError;
 
@@ -15,6 +16,9 @@ pub struct Bus {
     pub js: jetstream::Context,
     /// The configured prefix of every name.
     pub prefix: String,
+    /// Notified each time the client (re)connects; a restarted server may have lost memory-backed
+    /// streams, which [`crate::topology::keep_ensured`] recreates.
+    pub connected: Arc<Notify>,
 }
 
 impl Bus {
@@ -42,7 +46,17 @@ pub async fn connect(
     request_timeout: Duration,
     wait_for_initial: bool,
 ) -> Result<Bus, BusError> {
+    let connected = Arc::new(Notify::new());
+    let notify = Arc::clone(&connected);
     let mut options = ConnectOptions::new()
+        .event_callback(move |event| {
+            let notify = Arc::clone(&notify);
+            async move {
+                if matches!(event, Event::Connected) {
+                    notify.notify_one();
+                }
+            }
+        })
         .name(name)
         .connection_timeout(connect_timeout)
         .request_timeout(Some(request_timeout))
@@ -56,5 +70,5 @@ pub async fn connect(
         options.connect(url).await.map_err(|e| BusError::Connect { url: url.to_owned(), source: Box::new(e) })?;
     let mut js = jetstream::new(client.clone());
     js.set_timeout(request_timeout);
-    Ok(Bus { client, js, prefix: prefix.to_owned() })
+    Ok(Bus { client, js, prefix: prefix.to_owned(), connected })
 }

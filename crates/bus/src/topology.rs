@@ -165,6 +165,32 @@ fn is_not_found(e: &jetstream::context::GetStreamError) -> bool {
         if inner.error_code() == jetstream::ErrorCode::STREAM_NOT_FOUND)
 }
 
+/// Re-runs [`ensure`] after every reconnection until `shutdown`: a restarted server keeps its file
+/// streams but not the memory-backed nonce bucket, and callbacks cannot be verified without it.
+pub async fn keep_ensured(bus: crate::Bus, opts: TopologyOptions, shutdown: tokio_util::sync::CancellationToken) {
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = bus.connected.notified() => {}
+        }
+        // The server may still be recovering its streams right after the reconnect.
+        for attempt in 1..=10u64 {
+            match ensure(&bus.js, &opts).await {
+                Ok(report) => {
+                    if !report.created.is_empty() {
+                        tracing::info!(created = ?report.created, "JetStream topology restored after reconnecting");
+                    }
+                    break;
+                }
+                Err(e) => {
+                    tracing::warn!(error = &e as &dyn std::error::Error, attempt, "cannot check the topology yet");
+                    tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
+                }
+            }
+        }
+    }
+}
+
 /// Lines describing how `actual` differs from `expected` in the settings koofill relies on.
 pub fn stream_drift(expected: &stream::Config, actual: &stream::Config) -> Vec<String> {
     let mut out = Vec::new();

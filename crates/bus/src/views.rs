@@ -70,9 +70,15 @@ pub struct InstanceView {
 }
 
 /// The nonce replay cache.
+///
+/// Its bucket lives in memory on the server (see [`crate::topology`]), so a server restart empties
+/// it and removes the bucket itself; a claim that finds the bucket gone recreates it, with the
+/// configuration read when the cache was opened, and tries again.
 #[derive(Debug, Clone)]
 pub struct NonceCache {
     store: kv::Store,
+    js: jetstream::Context,
+    stream_config: jetstream::stream::Config,
 }
 
 impl NonceCache {
@@ -83,7 +89,11 @@ impl NonceCache {
     pub async fn open(js: &jetstream::Context, prefix: &str) -> Result<Self, BusError> {
         let bucket = names::nonces_bucket(prefix);
         let store = js.get_key_value(&bucket).await.map_err(|e| BusError::js(format!("open bucket {bucket}"), e))?;
-        Ok(Self { store })
+        let stream = js
+            .get_stream(format!("KV_{bucket}"))
+            .await
+            .map_err(|e| BusError::js(format!("open bucket {bucket}"), e))?;
+        Ok(Self { store, js: js.clone(), stream_config: stream.cached_info().config.clone() })
     }
 
     /// Records `nonce` for `channel` (`basic`, `kit`, `v1`); returns `false` if it was seen before.
@@ -94,7 +104,21 @@ impl NonceCache {
     /// [`BusError::JetStream`] when the bucket cannot be written.
     pub async fn claim(&self, channel: &str, nonce: &str) -> Result<bool, BusError> {
         let key = format!("{channel}.{}", hex::encode(Sha256::digest(nonce.as_bytes())));
-        match self.store.create(&key, bytes::Bytes::new()).await {
+        match self.try_claim(&key).await {
+            Err(first) => {
+                // Recreate the bucket if it vanished (memory storage after a server restart), then
+                // try once more; if it was there all along the creation is a no-op.
+                if self.js.get_or_create_stream(self.stream_config.clone()).await.is_err() {
+                    return Err(first);
+                }
+                self.try_claim(&key).await
+            }
+            ok => ok,
+        }
+    }
+
+    async fn try_claim(&self, key: &str) -> Result<bool, BusError> {
+        match self.store.create(key, bytes::Bytes::new()).await {
             Ok(_) => Ok(true),
             Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => Ok(false),
             Err(e) => Err(BusError::js("claim nonce", e)),

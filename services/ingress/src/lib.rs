@@ -79,6 +79,7 @@ pub struct Application {
     listener: tokio::net::TcpListener,
     router: Router,
     state: AppState,
+    topology_options: TopologyOptions,
 }
 
 impl Application {
@@ -118,15 +119,12 @@ impl Application {
             true,
         )
         .await?;
-        let report = topology::ensure(
-            &bus.js,
-            &TopologyOptions {
-                prefix: cfg.nats.prefix.clone(),
-                replicas: 1,
-                clock_skew: Duration::from_secs(kg.max_clock_skew_secs),
-            },
-        )
-        .await?;
+        let topology_options = TopologyOptions {
+            prefix: cfg.nats.prefix.clone(),
+            replicas: 1,
+            clock_skew: Duration::from_secs(kg.max_clock_skew_secs),
+        };
+        let report = topology::ensure(&bus.js, &topology_options).await?;
         if !report.created.is_empty() {
             tracing::info!(created = ?report.created, "JetStream topology created");
         }
@@ -144,7 +142,7 @@ impl Application {
         let listener = tokio::net::TcpListener::bind(ing.listen)
             .await
             .map_err(|source| StartError::Bind { addr: ing.listen, source })?;
-        Ok(Self { listener, router, state })
+        Ok(Self { listener, router, state, topology_options })
     }
 
     /// The bound address (with the real port when the configuration asked for port 0).
@@ -163,6 +161,7 @@ impl Application {
     /// [`StartError::Serve`] when the server fails.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> Result<(), StartError> {
         tracing::info!(addr = ?self.local_addr(), "ingress listening");
+        tokio::spawn(topology::keep_ensured(self.state.bus.clone(), self.topology_options, shutdown.clone()));
         axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown.cancelled_owned())
             .await

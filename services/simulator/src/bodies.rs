@@ -28,11 +28,7 @@ pub fn business_id() -> String {
 
 /// `newInstance` with a fresh `businessId`.
 pub fn new_instance(order_id: &str, order_line_id: &str, test: bool) -> Value {
-    basic(
-        "newInstance",
-        test,
-        json!({"orderId": order_id, "orderLineId": order_line_id, "businessId": business_id()}),
-    )
+    basic("newInstance", test, json!({"orderId": order_id, "orderLineId": order_line_id, "businessId": business_id()}))
 }
 
 /// `queryInstance` for one or more comma-separated IDs.
@@ -76,7 +72,11 @@ pub fn release_instance(instance_id: &str, order: Option<(&str, &str)>, test: bo
 
 /// `upgradeInstance` with the new (CHANGE) order.
 pub fn upgrade_instance(instance_id: &str, order_id: &str, order_line_id: &str, test: bool) -> Value {
-    basic("upgradeInstance", test, json!({"instanceId": instance_id, "orderId": order_id, "orderLineId": order_line_id}))
+    basic(
+        "upgradeInstance",
+        test,
+        json!({"instanceId": instance_id, "orderId": order_id, "orderLineId": order_line_id}),
+    )
 }
 
 /// `changeInstanceCheck` with the target product as an object (spec §1.9).
@@ -133,7 +133,6 @@ pub fn kit_time_stamp(at: DateTime<Utc>) -> String {
     let zone = FixedOffset::east_opt(UTC8_SECONDS).unwrap_or_else(|| Utc.fix());
     at.with_timezone(&zone).format("%Y%m%d%H%M%S%3f").to_string()
 }
-
 
 fn kit(test: bool, flag: Option<i64>, mut fields: Value) -> Value {
     fields["testFlag"] = json!(i64::from(test));
@@ -266,7 +265,7 @@ mod tests {
             (KitInterface::ApplicationSync, application_sync("i-1", "t1", "app", "client", "c2VjcmV0", 1, true)),
             (KitInterface::AuthSync, auth_sync("i-1", "t1", "app", &[user("zs", "张三", "10000", "admin")], 1, true)),
             (KitInterface::SingleOrgSync, single_org_sync("i-1", "t1", &org, 1, true)),
-            (KitInterface::AllOrgSync, all_org_sync("i-1", "t1", &[org.clone()], true)),
+            (KitInterface::AllOrgSync, all_org_sync("i-1", "t1", std::slice::from_ref(&org), true)),
         ] {
             let bytes = crate::callback::wire_bytes(&body);
             assert!(KitRequest::parse(interface, &bytes).is_ok(), "{body}");

@@ -80,7 +80,8 @@ pub enum SimCommand {
         #[command(flatten)]
         keys: KeyArgs,
         /// Base URL of the simulator the target's `koogallery.api_base` points at; scenario orders
-        /// are registered there. Without it the scenarios use the spec's mock order IDs.
+        /// are registered there (default: `koogallery.api_base` when it is plain HTTP on
+        /// loopback). Without one the scenarios use the spec's mock order IDs.
         #[arg(long)]
         sim: Option<String>,
         /// Fail, rather than warn, when an instance is not ready by the deadline.
@@ -242,14 +243,14 @@ pub async fn run(cmd: SimCommand, cfg: Config) -> anyhow::Result<i32> {
                 client_secret_public_key_pem: keys.public_key(&cfg)?,
                 ..ScenarioOptions::default()
             };
-            let registry = match &sim {
+            let registry = match sim.or_else(|| local_api_base(&cfg)) {
                 None => {
                     eprintln!("no --sim given: the scenarios use the spec's mock order IDs");
                     Registry::Off
                 }
                 Some(url) => {
                     let (ak, sk) = resolved.access_key().context("--sim needs the AK/SK (koogallery.access_key_id)")?;
-                    Registry::Remote(RemoteSimulator::new(url, ak, sk)?)
+                    Registry::Remote(RemoteSimulator::new(&url, ak, sk)?)
                 }
             };
             let target = target.resolve(&cfg);
@@ -266,8 +267,17 @@ pub async fn run(cmd: SimCommand, cfg: Config) -> anyhow::Result<i32> {
     }
 }
 
+/// `koogallery.api_base` when it points at a simulator on this machine (plain HTTP on loopback), so
+/// that scenarios register their orders where the target will look them up.
+fn local_api_base(cfg: &Config) -> Option<String> {
+    let url = reqwest::Url::parse(&cfg.koogallery.api_base).ok()?;
+    let loopback = matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
+    (url.scheme() == "http" && loopback).then(|| cfg.koogallery.api_base.clone())
+}
+
 async fn serve(listen: SocketAddr, keys: &SimKeys) -> anyhow::Result<i32> {
-    let (ak, _) = keys.access_key().context("serving the open APIs needs koogallery.access_key_id and secret_access_key")?;
+    let (ak, _) =
+        keys.access_key().context("serving the open APIs needs koogallery.access_key_id and secret_access_key")?;
     let sim = Simulator::start(SimConfig::for_keys(keys).with_listen(listen)).await?;
     eprintln!("KooGallery simulator listening on {}", sim.base_url());
     eprintln!("  point koofill at it:  KOOFILL__KOOGALLERY__API_BASE={}", sim.base_url());
@@ -303,10 +313,14 @@ mod tests {
 
     #[test]
     fn the_command_line_parses() {
-        let cli = Cli::parse_from(["sim", "conformance", "--target", "http://x/kg/produce", "--rounds", "2", "--seed", "9"]);
+        let cli =
+            Cli::parse_from(["sim", "conformance", "--target", "http://x/kg/produce", "--rounds", "2", "--seed", "9"]);
         assert!(matches!(cli.sim, SimCommand::Conformance { rounds: 2, seed: Some(9), .. }));
         let cli = Cli::parse_from(["sim", "scenario", "kit-binding", "--require-ready"]);
-        assert!(matches!(cli.sim, SimCommand::Scenario { name: Selection::One(ScenarioName::KitBinding), require_ready: true, .. }));
+        assert!(matches!(
+            cli.sim,
+            SimCommand::Scenario { name: Selection::One(ScenarioName::KitBinding), require_ready: true, .. }
+        ));
         let cli = Cli::parse_from(["sim", "load", "--rate", "200", "--duration", "2s", "--concurrency", "8"]);
         assert!(matches!(cli.sim, SimCommand::Load { rate: 200, concurrency: 8, .. }));
         assert!(Cli::try_parse_from(["sim", "scenario", "nope"]).is_err());

@@ -113,9 +113,6 @@ impl SimConfig {
 
     /// The SK of `access_key_id`, when it is accepted.
     pub(crate) fn secret_for(&self, access_key_id: &str) -> Option<&str> {
-        self.access_keys
-            .iter()
-            .find(|k| k.access_key_id == access_key_id)
-            .map(|k| k.secret_access_key.as_str())
+        self.access_keys.iter().find(|k| k.access_key_id == access_key_id).map(|k| k.secret_access_key.as_str())
     }
 }

@@ -8,7 +8,7 @@
 //! | Conformance | the seller console's debug cases against any production address, pass/fail per case | [`conformance()`] |
 //! | Load | open-loop signed callbacks at a rate, HDR latency percentiles | [`load()`] |
 //! | Demo | every scenario through an in-process simulator, one summary table | [`demo()`] |
-//! | CLI | `koofill sim serve|conformance|load|scenario` | [`SimCommand`], [`run`] |
+//! | CLI | `koofill sim` `serve`, `conformance`, `load`, `scenario` | [`SimCommand`], [`run`] |
 //!
 //! The path of a scenario step:
 //! 1. the scenario registers its order with the marketplace ([`Registry`]: this process's
@@ -61,7 +61,9 @@ mod table;
 pub mod usage_rules;
 
 pub use cli::{KeyArgs, Selection, SimCommand, TargetArgs, parse_duration, run};
-pub use config::{AccessKey, BODY_LIMIT, SDK_DATE_WINDOW, SimConfig, StaleBeginPolicy, USAGE_MAX_AGE, USAGE_MAX_RECORDS};
+pub use config::{
+    AccessKey, BODY_LIMIT, SDK_DATE_WINDOW, SimConfig, StaleBeginPolicy, USAGE_MAX_AGE, USAGE_MAX_RECORDS,
+};
 pub use conformance::{ConformanceOptions, ConformanceReport, conformance};
 pub use demo::{DemoSummary, demo, demo_with};
 pub use error::SimError;

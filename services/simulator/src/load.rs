@@ -170,7 +170,9 @@ pub async fn load(target: &str, keys: &SimKeys, options: &LoadOptions) -> Result
         tokio::time::sleep_until(scheduled.into()).await;
         let (sender, tally, slots) = (sender.clone(), tally.clone(), slots.clone());
         let activity = match options.activity {
-            LoadActivity::Mixed => [LoadActivity::NewInstance, LoadActivity::QueryInstance, LoadActivity::OrderNotify][(n % 3) as usize],
+            LoadActivity::Mixed => {
+                [LoadActivity::NewInstance, LoadActivity::QueryInstance, LoadActivity::OrderNotify][(n % 3) as usize]
+            }
             other => other,
         };
         let order = format!("CSL{}{n:08}", &run_id[..12]);

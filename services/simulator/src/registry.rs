@@ -9,11 +9,11 @@ use koofill_signing::apig;
 use reqwest::Url;
 use serde::Serialize;
 
+use crate::SimError;
 use crate::callback::check_url;
 use crate::license::SimLicense;
 use crate::market::{InstanceStatus, Marketplace, SimInstance};
 use crate::server::{ADMIN_INSTANCES_PATH, ADMIN_LICENSES_PATH, ADMIN_ORDERS_PATH};
-use crate::SimError;
 
 /// Where registrations go.
 #[derive(Debug, Clone)]
@@ -68,7 +68,8 @@ impl Registry {
                 market.set_instance_status(instance_id, status);
             }
             Self::Remote(remote) => {
-                let path = format!("{ADMIN_INSTANCES_PATH}/{}/status", koofill_signing::percent::encode_rfc3986(instance_id));
+                let path =
+                    format!("{ADMIN_INSTANCES_PATH}/{}/status", koofill_signing::percent::encode_rfc3986(instance_id));
                 remote.post(&path, &status).await?;
             }
             Self::Off => {}
@@ -135,8 +136,8 @@ impl RemoteSimulator {
         ];
         let request =
             apig::Request { method: "POST", host: &host, path: &full_path, query: "", headers: &headers, body: &body };
-        let signed = apig::sign(&request, &self.access_key_id, self.secret_access_key.as_bytes())
-            .map_err(|_| refused(0))?;
+        let signed =
+            apig::sign(&request, &self.access_key_id, self.secret_access_key.as_bytes()).map_err(|_| refused(0))?;
         let mut url = self.base.clone();
         url.set_path(&full_path);
         let mut builder = self.http.post(url).header("Authorization", signed.authorization).header("Host", &host);

@@ -278,7 +278,17 @@ mod tests {
         for ok in [json!("1"), json!("0.0001"), json!("99.1234"), json!(5), json!(2.5)] {
             assert!(usage_value_ok(Some(&ok)), "{ok}");
         }
-        for bad in [json!("0"), json!("0.0000"), json!("-1"), json!("1.23456"), json!("1e3"), json!("1."), json!(""), json!(0), json!(null)] {
+        for bad in [
+            json!("0"),
+            json!("0.0000"),
+            json!("-1"),
+            json!("1.23456"),
+            json!("1e3"),
+            json!("1."),
+            json!(""),
+            json!(0),
+            json!(null),
+        ] {
             assert!(!usage_value_ok(Some(&bad)), "{bad}");
         }
         assert!(!usage_value_ok(None));

@@ -48,3 +48,25 @@ async fn create_never_overwrites_and_put_does() {
     assert!(views.get("with space").await.unwrap().is_none());
     assert!(views.get("").await.unwrap().is_none());
 }
+
+#[tokio::test]
+async fn the_nonce_bucket_comes_back_after_a_server_restart() {
+    let (mut nats, bus) = bus().await;
+    let nonces = NonceCache::open(&bus.js, PREFIX).await.unwrap();
+    assert!(nonces.claim("basic", "before-restart").await.unwrap());
+    nats.stop();
+    nats.restart();
+    // The memory-backed bucket is gone with the restart; the first claim recreates it.
+    let mut claimed = None;
+    for _ in 0..50 {
+        match nonces.claim("basic", "after-restart").await {
+            Ok(fresh) => {
+                claimed = Some(fresh);
+                break;
+            }
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+        }
+    }
+    assert_eq!(claimed, Some(true));
+    assert!(!nonces.claim("basic", "after-restart").await.unwrap());
+}

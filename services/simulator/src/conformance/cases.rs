@@ -68,9 +68,22 @@ impl Case {
     pub fn all(with_kit: bool) -> Vec<Case> {
         use Case::*;
         let mut cases = vec![
-            NewInstance, NewInstanceRepeat, QueryInstance, QueryInstanceUnknown, RefreshInstance,
-            RefreshInstanceUnknown, Freeze, Unfreeze, Upgrade, Release, ReleaseAgain, OrderNotify, BadSignature,
-            StaleTimestamp, MissingField, UnknownActivity,
+            NewInstance,
+            NewInstanceRepeat,
+            QueryInstance,
+            QueryInstanceUnknown,
+            RefreshInstance,
+            RefreshInstanceUnknown,
+            Freeze,
+            Unfreeze,
+            Upgrade,
+            Release,
+            ReleaseAgain,
+            OrderNotify,
+            BadSignature,
+            StaleTimestamp,
+            MissingField,
+            UnknownActivity,
         ];
         if with_kit {
             cases.extend([TenantSync, ApplicationSync, AuthSync, SingleOrgSync, AllOrgSync, KitBadSignature]);
@@ -166,12 +179,22 @@ impl<'a> Context<'a> {
         let expected = case.expected().join(" or ");
         let instance = match (case.needs_instance(), self.instance_id.clone()) {
             (true, None) => {
-                return Checked { outcome: Outcome::Skipped, expected, got: String::new(), detail: "no instance: newInstance failed".to_owned() };
+                return Checked {
+                    outcome: Outcome::Skipped,
+                    expected,
+                    got: String::new(),
+                    detail: "no instance: newInstance failed".to_owned(),
+                };
             }
             (_, id) => id.unwrap_or_default(),
         };
         let Some(exchange) = self.send(case, &instance).await else {
-            return Checked { outcome: Outcome::Skipped, expected, got: String::new(), detail: "no seller public key for clientSecret".to_owned() };
+            return Checked {
+                outcome: Outcome::Skipped,
+                expected,
+                got: String::new(),
+                detail: "no seller public key for clientSecret".to_owned(),
+            };
         };
         let got = exchange.summary();
         let detail = match verdict(&exchange, case.expected()) {
@@ -186,7 +209,9 @@ impl<'a> Context<'a> {
     fn extra_check(&mut self, case: Case, exchange: &Exchange, instance: &str) -> Option<String> {
         match case {
             Case::NewInstance => {
-                let Some(id) = exchange.instance_id() else { return Some("the answer carries no instanceId".to_owned()) };
+                let Some(id) = exchange.instance_id() else {
+                    return Some("the answer carries no instanceId".to_owned());
+                };
                 self.instance_id = Some(id.to_owned());
                 self.first_instance_id.get_or_insert_with(|| id.to_owned());
                 None
@@ -200,7 +225,8 @@ impl<'a> Context<'a> {
             }
             Case::QueryInstance if exchange.result_code() == "000000" => {
                 let info = exchange.json.get("info").and_then(Value::as_array);
-                let listed = info.is_some_and(|i| i.iter().any(|e| e.get("instanceId").and_then(Value::as_str) == Some(instance)));
+                let listed = info
+                    .is_some_and(|i| i.iter().any(|e| e.get("instanceId").and_then(Value::as_str) == Some(instance)));
                 (!listed).then(|| format!("000000 without an info entry for {instance}"))
             }
             _ => None,
@@ -216,15 +242,27 @@ impl<'a> Context<'a> {
         let tenant = &self.tenant;
         let org = ("10000".to_owned(), "开发部".to_owned(), String::new());
         Some(match case {
-            Case::NewInstance | Case::NewInstanceRepeat => sender.send_basic(&bodies::new_instance(order, line, true)).await,
+            Case::NewInstance | Case::NewInstanceRepeat => {
+                sender.send_basic(&bodies::new_instance(order, line, true)).await
+            }
             Case::QueryInstance => sender.send_basic(&bodies::query_instance(instance, true)).await,
             Case::QueryInstanceUnknown => sender.send_basic(&bodies::query_instance(&unknown, true)).await,
             Case::RefreshInstance => {
-                let body = bodies::refresh_instance(instance, order, line, "RENEWAL", Some(crate::orders::PRODUCT_YEARLY), &expire, true);
+                let body = bodies::refresh_instance(
+                    instance,
+                    order,
+                    line,
+                    "RENEWAL",
+                    Some(crate::orders::PRODUCT_YEARLY),
+                    &expire,
+                    true,
+                );
                 sender.send_basic(&body).await
             }
             Case::RefreshInstanceUnknown => {
-                sender.send_basic(&bodies::refresh_instance(&unknown, order, line, "RENEWAL", None, &expire, true)).await
+                sender
+                    .send_basic(&bodies::refresh_instance(&unknown, order, line, "RENEWAL", None, &expire, true))
+                    .await
             }
             Case::Freeze => sender.send_basic(&bodies::update_instance_status(instance, "FREEZE", true)).await,
             Case::Unfreeze => sender.send_basic(&bodies::update_instance_status(instance, "UNFREEZE", true)).await,
@@ -253,19 +291,43 @@ impl<'a> Context<'a> {
             Case::UnknownActivity => {
                 sender.send_basic(&json!({"activity": "fooInstance", "instanceId": unknown, "testFlag": "1"})).await
             }
-            Case::TenantSync => sender.send_kit("tenantSync", &bodies::tenant_sync(instance, order, tenant, 1, true)).await,
+            Case::TenantSync => {
+                sender.send_kit("tenantSync", &bodies::tenant_sync(instance, order, tenant, 1, true)).await
+            }
             Case::ApplicationSync => {
                 let pem = self.options.client_secret_public_key_pem.as_deref()?;
-                let secret = client_secret::encrypt(pem, crate::scenario::CLIENT_SECRET, OaepVariant::Sha256Mgf1Sha1).ok()?;
-                let body = bodies::application_sync(instance, &tenant.tenant_id, "app-debug", "client-debug", &secret, 1, true);
+                let secret =
+                    client_secret::encrypt(pem, crate::scenario::CLIENT_SECRET, OaepVariant::Sha256Mgf1Sha1).ok()?;
+                let body = bodies::application_sync(
+                    instance,
+                    &tenant.tenant_id,
+                    "app-debug",
+                    "client-debug",
+                    &secret,
+                    1,
+                    true,
+                );
                 sender.send_kit("applicationSync", &body).await
             }
             Case::AuthSync => {
                 let users = [bodies::user("zhangsan01", "张三", &org.0, "admin")];
-                sender.send_kit("authSync", &bodies::auth_sync(instance, &tenant.tenant_id, "app-debug", &users, 1, true)).await
+                sender
+                    .send_kit("authSync", &bodies::auth_sync(instance, &tenant.tenant_id, "app-debug", &users, 1, true))
+                    .await
             }
-            Case::SingleOrgSync => sender.send_kit("singleOrgSync", &bodies::single_org_sync(instance, &tenant.tenant_id, &org, 1, true)).await,
-            Case::AllOrgSync => sender.send_kit("allOrgSync", &bodies::all_org_sync(instance, &tenant.tenant_id, &[org.clone()], true)).await,
+            Case::SingleOrgSync => {
+                sender
+                    .send_kit("singleOrgSync", &bodies::single_org_sync(instance, &tenant.tenant_id, &org, 1, true))
+                    .await
+            }
+            Case::AllOrgSync => {
+                sender
+                    .send_kit(
+                        "allOrgSync",
+                        &bodies::all_org_sync(instance, &tenant.tenant_id, std::slice::from_ref(&org), true),
+                    )
+                    .await
+            }
             Case::KitBadSignature => {
                 let body = wire_bytes(&bodies::tenant_sync(instance, order, tenant, 1, true));
                 let headers = kit_headers(sender.keys().basic_key.as_bytes(), &body, now_ms());

@@ -69,7 +69,14 @@ impl fmt::Display for ConformanceReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let by_case = per_case(&self.results);
         writeln!(f, "conformance against {}", self.target)?;
-        writeln!(f, "seed {} (repeat with --seed {}), {} rounds, {} cases", self.seed, self.seed, self.rounds, by_case.len())?;
+        writeln!(
+            f,
+            "seed {} (repeat with --seed {}), {} rounds, {} cases",
+            self.seed,
+            self.seed,
+            self.rounds,
+            by_case.len()
+        )?;
         let rows: Vec<Vec<String>> = by_case
             .iter()
             .map(|(case, results)| {
@@ -94,7 +101,10 @@ impl fmt::Display for ConformanceReport {
                 ]
             })
             .collect();
-        f.write_str(&table::render(&["case", "result", "passed", "expected", "last answer", "slowest", "problem"], &rows))?;
+        f.write_str(&table::render(
+            &["case", "result", "passed", "expected", "last answer", "slowest", "problem"],
+            &rows,
+        ))?;
         let failed = self.failed_cases().len();
         if failed == 0 {
             writeln!(f, "all {} cases passed", by_case.len() - self.skipped_cases().len())

@@ -36,6 +36,7 @@ pub(super) async fn binding(mut run: Run<'_>) -> ScenarioReport {
     };
     run.register_order(&spec).await;
     let Some(id) = run.open(&spec, ChargingMode::Period).await else { return run.finish() };
+    run.poll_ready(&id).await;
     if run.sender.keys().kit_key.is_none() {
         run.step("Kit sync", Outcome::Skipped, "no Kit key configured", 0, Default::default());
         return run.finish();
@@ -48,15 +49,30 @@ pub(super) async fn binding(mut run: Run<'_>) -> ScenarioReport {
     };
     let test = run.test();
     let order_id = spec.order_id.clone();
-    run.call_maybe_twice("tenantSync add", Via::Kit("tenantSync"), || bodies::tenant_sync(&id, &order_id, &tenant, 1, test)).await;
+    run.call_maybe_twice("tenantSync add", Via::Kit("tenantSync"), || {
+        bodies::tenant_sync(&id, &order_id, &tenant, 1, test)
+    })
+    .await;
     run.report.state = "bound".to_owned();
 
     let app_id = format!("app-{}", hex_id(&mut run, 8));
     let client_id = format!("client-{}", hex_id(&mut run, 8));
     match run.options.client_secret_public_key_pem.clone() {
-        None => run.step("applicationSync add", Outcome::Skipped, "no seller public key given for clientSecret", 0, Default::default()),
+        None => run.step(
+            "applicationSync add",
+            Outcome::Skipped,
+            "no seller public key given for clientSecret",
+            0,
+            Default::default(),
+        ),
         Some(pem) => match client_secret::encrypt(&pem, CLIENT_SECRET, OaepVariant::Sha256Mgf1Sha1) {
-            Err(e) => run.step("applicationSync add", Outcome::Failed, format!("cannot encrypt clientSecret: {e}"), 0, Default::default()),
+            Err(e) => run.step(
+                "applicationSync add",
+                Outcome::Failed,
+                format!("cannot encrypt clientSecret: {e}"),
+                0,
+                Default::default(),
+            ),
             Ok(secret) => {
                 run.call_maybe_twice("applicationSync add", Via::Kit("applicationSync"), || {
                     bodies::application_sync(&id, &tenant.tenant_id, &app_id, &client_id, &secret, 1, test)
@@ -67,7 +83,7 @@ pub(super) async fn binding(mut run: Run<'_>) -> ScenarioReport {
     }
 
     let root = ("10000".to_owned(), "模拟企业".to_owned(), String::new());
-    let mut children = vec![
+    let mut children = [
         ("10001".to_owned(), "研发部".to_owned(), root.0.clone()),
         ("10002".to_owned(), "市场部".to_owned(), root.0.clone()),
         ("10003".to_owned(), "财务部".to_owned(), root.0.clone()),
@@ -81,23 +97,38 @@ pub(super) async fn binding(mut run: Run<'_>) -> ScenarioReport {
     .await;
     for org in std::iter::once(&root).chain(children.iter()) {
         let name = format!("singleOrgSync add {}", org.0);
-        run.call_maybe_twice(&name, Via::Kit("singleOrgSync"), || bodies::single_org_sync(&id, &tenant.tenant_id, org, 1, test)).await;
+        run.call_maybe_twice(&name, Via::Kit("singleOrgSync"), || {
+            bodies::single_org_sync(&id, &tenant.tenant_id, org, 1, test)
+        })
+        .await;
     }
 
     let users = vec![
         bodies::user("zhangsan01", "张三", &children[0].0, "admin"),
         bodies::user("lisi02", "李四", &children[1].0, "user"),
     ];
-    run.call_maybe_twice("authSync add", Via::Kit("authSync"), || bodies::auth_sync(&id, &tenant.tenant_id, &app_id, &users, 1, test)).await;
+    run.call_maybe_twice("authSync add", Via::Kit("authSync"), || {
+        bodies::auth_sync(&id, &tenant.tenant_id, &app_id, &users, 1, test)
+    })
+    .await;
     run.call("authSync revoke", Via::Kit("authSync"), super::runner::OK, || {
         bodies::auth_sync(&id, &tenant.tenant_id, &app_id, &users[1..], 3, test)
     })
     .await;
     let gone = children[2].clone();
-    run.call_maybe_twice("singleOrgSync delete", Via::Kit("singleOrgSync"), || bodies::single_org_sync(&id, &tenant.tenant_id, &gone, 0, test)).await;
+    run.call_maybe_twice("singleOrgSync delete", Via::Kit("singleOrgSync"), || {
+        bodies::single_org_sync(&id, &tenant.tenant_id, &gone, 0, test)
+    })
+    .await;
     // Deletes must succeed again and again, without checking the instance (spec §5.2).
-    run.call("tenantSync delete", Via::Kit("tenantSync"), super::runner::OK, || bodies::tenant_sync(&id, &order_id, &tenant, 0, test)).await;
-    run.call("tenantSync delete (again)", Via::Kit("tenantSync"), super::runner::OK, || bodies::tenant_sync(&id, &order_id, &tenant, 0, test)).await;
+    run.call("tenantSync delete", Via::Kit("tenantSync"), super::runner::OK, || {
+        bodies::tenant_sync(&id, &order_id, &tenant, 0, test)
+    })
+    .await;
+    run.call("tenantSync delete (again)", Via::Kit("tenantSync"), super::runner::OK, || {
+        bodies::tenant_sync(&id, &order_id, &tenant, 0, test)
+    })
+    .await;
     run.report.state = "unbound".to_owned();
     run.finish()
 }

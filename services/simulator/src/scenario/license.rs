@@ -64,16 +64,31 @@ pub(super) async fn license(mut run: Run<'_>) -> ScenarioReport {
         update(&mut run, &mut license, |l| l.expire_time = expire).await;
         run.report.state = format!("renewed until {expire_text}");
     }
-    if run.call("updateLicenseCodeStatus FREEZE", Via::Basic, OK, || bodies::update_license_code_status(&code, "FREEZE", test)).await.is_some() {
+    if run
+        .call("updateLicenseCodeStatus FREEZE", Via::Basic, OK, || {
+            bodies::update_license_code_status(&code, "FREEZE", test)
+        })
+        .await
+        .is_some()
+    {
         let before = license.state;
         update(&mut run, &mut license, |l| l.state = LicenseState::Frozen).await;
         run.report.state = "frozen".to_owned();
-        if run.call_maybe_twice("updateLicenseCodeStatus UNFREEZE", Via::Basic, || bodies::update_license_code_status(&code, "UNFREEZE", test)).await {
+        if run
+            .call_maybe_twice("updateLicenseCodeStatus UNFREEZE", Via::Basic, || {
+                bodies::update_license_code_status(&code, "UNFREEZE", test)
+            })
+            .await
+        {
             update(&mut run, &mut license, |l| l.state = before).await;
             run.report.state = "active".to_owned();
         }
     }
-    if run.call("releaseLicenseCode", Via::Basic, OK, || bodies::release_license_code(&code, None, test)).await.is_some() {
+    if run
+        .call("releaseLicenseCode", Via::Basic, OK, || bodies::release_license_code(&code, None, test))
+        .await
+        .is_some()
+    {
         update(&mut run, &mut license, |l| l.state = LicenseState::Released).await;
         run.report.state = "released".to_owned();
     }

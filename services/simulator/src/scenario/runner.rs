@@ -70,15 +70,21 @@ impl<'a> Run<'a> {
         self.options.test_flag
     }
 
-    pub fn step(&mut self, name: impl Into<String>, outcome: Outcome, detail: impl Into<String>, attempts: u32, elapsed: Duration) {
+    pub fn step(
+        &mut self,
+        name: impl Into<String>,
+        outcome: Outcome,
+        detail: impl Into<String>,
+        attempts: u32,
+        elapsed: Duration,
+    ) {
         self.report.steps.push(Step { name: name.into(), outcome, detail: detail.into(), attempts, elapsed });
     }
 
     /// A fresh order ID in KooGallery's shape: `CS` + `yyMMddHHmm` + five characters.
     pub fn fresh_order_id(&mut self) -> String {
         const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ0123456789";
-        let suffix: String =
-            (0..5).map(|_| char::from(ALPHABET[self.rng.gen_range(0..ALPHABET.len())])).collect();
+        let suffix: String = (0..5).map(|_| char::from(ALPHABET[self.rng.gen_range(0..ALPHABET.len())])).collect();
         format!("CS{}{suffix}", chrono::Utc::now().format("%y%m%d%H%M"))
     }
 
@@ -94,7 +100,13 @@ impl<'a> Run<'a> {
         self.report.order_ids.push(spec.order_id.clone());
         let started = Instant::now();
         if let Err(e) = self.registry.order(&order).await {
-            self.step(format!("register order {}", spec.order_id), Outcome::Failed, e.to_string(), 1, started.elapsed());
+            self.step(
+                format!("register order {}", spec.order_id),
+                Outcome::Failed,
+                e.to_string(),
+                1,
+                started.elapsed(),
+            );
         }
         order
     }
@@ -141,7 +153,9 @@ impl<'a> Run<'a> {
     pub async fn open(&mut self, spec: &OrderSpec, mode: ChargingMode) -> Option<String> {
         let (order_id, line) = (spec.order_id.clone(), spec.line_id());
         let test = self.test();
-        let first = self.call("newInstance", Via::Basic, OK_OR_PROCESSING, || bodies::new_instance(&order_id, &line, test)).await?;
+        let first = self
+            .call("newInstance", Via::Basic, OK_OR_PROCESSING, || bodies::new_instance(&order_id, &line, test))
+            .await?;
         let Some(id) = first.instance_id().map(str::to_owned) else {
             self.fail_last("the answer carries no instanceId");
             return None;
@@ -153,7 +167,9 @@ impl<'a> Run<'a> {
         let (outcome, detail) = match (verdict(&repeat, OK_OR_PROCESSING), repeat.instance_id()) {
             (Err(why), _) => (Outcome::Failed, why),
             (Ok(()), Some(again)) if again == id => (Outcome::Passed, format!("same instanceId {id}")),
-            (Ok(()), again) => (Outcome::Failed, format!("instanceId changed: first {id}, then {}", again.unwrap_or("none"))),
+            (Ok(()), again) => {
+                (Outcome::Failed, format!("instanceId changed: first {id}, then {}", again.unwrap_or("none")))
+            }
         };
         self.step("newInstance (repeat, fresh businessId)", outcome, detail, 1, started.elapsed());
         let mut instance = SimInstance::new(id.clone(), mode);
@@ -253,7 +269,11 @@ fn check_app_info(exchange: &Exchange, id: &str, basic_key: &[u8]) -> Result<Str
     let Some(app) = entry.get("appInfo") else {
         return Ok("no appInfo (delivered another way?)".to_owned());
     };
-    let url = app.get("frontEndUrl").and_then(Value::as_str).filter(|u| !u.is_empty()).ok_or("appInfo.frontEndUrl is empty")?;
+    let url = app
+        .get("frontEndUrl")
+        .and_then(Value::as_str)
+        .filter(|u| !u.is_empty())
+        .ok_or("appInfo.frontEndUrl is empty")?;
     let encrypt_type = match exchange.json.get("encryptType").and_then(Value::as_str) {
         None => EncryptType::Aes256,
         Some(wire) => EncryptType::from_wire(wire).ok_or_else(|| format!("encryptType {wire:?} is not 1 or 2"))?,
@@ -262,9 +282,9 @@ fn check_app_info(exchange: &Exchange, id: &str, basic_key: &[u8]) -> Result<Str
     let mut decrypted = Vec::new();
     for field in ["userName", "password"] {
         if let Some(sealed) = app.get(field).and_then(Value::as_str) {
-            cipher
-                .decrypt(sealed)
-                .map_err(|_| format!("appInfo.{field} does not decrypt with the basic key (encryptType {})", encrypt_type.as_str()))?;
+            cipher.decrypt(sealed).map_err(|_| {
+                format!("appInfo.{field} does not decrypt with the basic key (encryptType {})", encrypt_type.as_str())
+            })?;
             decrypted.push(field);
         }
     }

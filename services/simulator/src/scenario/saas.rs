@@ -9,7 +9,10 @@ use rand::Rng;
 use super::runner::{OK, Run, Via};
 use crate::bodies;
 use crate::market::InstanceStatus;
-use crate::orders::{MONTHLY_BASIC, MONTHLY_PRO, ON_DEMAND_ITEMS, OrderSpec, PRODUCT_DAILY_TRIAL, PRODUCT_ONE_TIME, PRODUCT_PACKAGE, Product, SKU_BASIC, YEARLY_BASIC};
+use crate::orders::{
+    MONTHLY_BASIC, MONTHLY_PRO, ON_DEMAND_ITEMS, OrderSpec, PRODUCT_DAILY_TRIAL, PRODUCT_ONE_TIME, PRODUCT_PACKAGE,
+    Product, SKU_BASIC, YEARLY_BASIC,
+};
 use crate::report::{Outcome, ScenarioReport};
 
 const ONE_TIME: Product = (PRODUCT_ONE_TIME, SKU_BASIC, 1, "MOCK测试商品,测试规格,基础版,按次");
@@ -32,7 +35,16 @@ fn order(
         OrderType::Trial => ("0", "0"),
         _ => ("10", "10"),
     };
-    OrderSpec { order_id, order_type, charging_mode: mode, period, create_time: Utc::now(), expire_time: expire, products, amount }
+    OrderSpec {
+        order_id,
+        order_type,
+        charging_mode: mode,
+        period,
+        create_time: Utc::now(),
+        expire_time: expire,
+        products,
+        amount,
+    }
 }
 
 /// The end of the day `months` months from now, as KooGallery dates expiries (`…235959`).
@@ -64,25 +76,55 @@ async fn release(run: &mut Run<'_>, id: &str, order: Option<(&str, &str)>) {
     run.call("releaseInstance (again)", Via::Basic, OK, || bodies::release_instance(id, order, test)).await;
 }
 
-async fn refresh(run: &mut Run<'_>, id: &str, spec: &OrderSpec, scene: &str, product: Option<&str>, expire: DateTime<Utc>) -> bool {
+async fn refresh(
+    run: &mut Run<'_>,
+    id: &str,
+    spec: &OrderSpec,
+    scene: &str,
+    product: Option<&str>,
+    expire: DateTime<Utc>,
+) -> bool {
     run.register_order(spec).await;
     let (order_id, line, test) = (spec.order_id.clone(), spec.line_id(), run.test());
     let expire = expire_text(run, expire);
     let name = format!("refreshInstance {scene}");
-    run.call_maybe_twice(&name, Via::Basic, || bodies::refresh_instance(id, &order_id, &line, scene, product, &expire, test)).await
+    run.call_maybe_twice(&name, Via::Basic, || {
+        bodies::refresh_instance(id, &order_id, &line, scene, product, &expire, test)
+    })
+    .await
 }
 
 /// New yearly order: create, query, freeze on expiry (twice: idempotent), unfreeze, release.
 pub(super) async fn period(mut run: Run<'_>) -> ScenarioReport {
     let now = Utc::now();
-    let spec = order(&mut run, "MOCKPERIODYEARNEW", OrderType::New, ChargingMode::Period, Some(("year", 1)), Some(months_ahead(now, 12)), vec![YEARLY_BASIC]);
+    let spec = order(
+        &mut run,
+        "MOCKPERIODYEARNEW",
+        OrderType::New,
+        ChargingMode::Period,
+        Some(("year", 1)),
+        Some(months_ahead(now, 12)),
+        vec![YEARLY_BASIC],
+    );
     let Some(id) = open_and_wait(&mut run, &spec).await else { return run.finish() };
     let test = run.test();
-    if run.call("updateInstanceStatus FREEZE", Via::Basic, OK, || bodies::update_instance_status(&id, "FREEZE", test)).await.is_some() {
+    if run
+        .call("updateInstanceStatus FREEZE", Via::Basic, OK, || bodies::update_instance_status(&id, "FREEZE", test))
+        .await
+        .is_some()
+    {
         run.mark(&id, InstanceStatus::Frozen, "frozen").await;
     }
-    run.call("updateInstanceStatus FREEZE (again)", Via::Basic, OK, || bodies::update_instance_status(&id, "FREEZE", test)).await;
-    if run.call_maybe_twice("updateInstanceStatus UNFREEZE", Via::Basic, || bodies::update_instance_status(&id, "UNFREEZE", test)).await {
+    run.call("updateInstanceStatus FREEZE (again)", Via::Basic, OK, || {
+        bodies::update_instance_status(&id, "FREEZE", test)
+    })
+    .await;
+    if run
+        .call_maybe_twice("updateInstanceStatus UNFREEZE", Via::Basic, || {
+            bodies::update_instance_status(&id, "UNFREEZE", test)
+        })
+        .await
+    {
         run.mark(&id, InstanceStatus::Normal, "active").await;
     }
     release(&mut run, &id, None).await;
@@ -99,13 +141,25 @@ pub(super) async fn one_time(mut run: Run<'_>) -> ScenarioReport {
 
 /// New on-demand order with two billing items: create, query, freeze for arrears, unfreeze, release.
 pub(super) async fn on_demand(mut run: Run<'_>) -> ScenarioReport {
-    let spec = order(&mut run, "MOCKONDEMAND", OrderType::New, ChargingMode::OnDemand, None, None, ON_DEMAND_ITEMS.to_vec());
+    let spec =
+        order(&mut run, "MOCKONDEMAND", OrderType::New, ChargingMode::OnDemand, None, None, ON_DEMAND_ITEMS.to_vec());
     let Some(id) = open_and_wait(&mut run, &spec).await else { return run.finish() };
     let test = run.test();
-    if run.call("updateInstanceStatus FREEZE (arrears)", Via::Basic, OK, || bodies::update_instance_status(&id, "FREEZE", test)).await.is_some() {
+    if run
+        .call("updateInstanceStatus FREEZE (arrears)", Via::Basic, OK, || {
+            bodies::update_instance_status(&id, "FREEZE", test)
+        })
+        .await
+        .is_some()
+    {
         run.mark(&id, InstanceStatus::Frozen, "frozen").await;
     }
-    if run.call_maybe_twice("updateInstanceStatus UNFREEZE (topped up)", Via::Basic, || bodies::update_instance_status(&id, "UNFREEZE", test)).await {
+    if run
+        .call_maybe_twice("updateInstanceStatus UNFREEZE (topped up)", Via::Basic, || {
+            bodies::update_instance_status(&id, "UNFREEZE", test)
+        })
+        .await
+    {
         run.mark(&id, InstanceStatus::Normal, "active").await;
     }
     release(&mut run, &id, None).await;
@@ -114,7 +168,15 @@ pub(super) async fn on_demand(mut run: Run<'_>) -> ScenarioReport {
 
 /// New on-demand package: create, query, release.
 pub(super) async fn on_demand_package(mut run: Run<'_>) -> ScenarioReport {
-    let spec = order(&mut run, "MOCKONDEMANDPKG", OrderType::New, ChargingMode::OnDemandPkg, Some(("month", 1)), Some(months_ahead(Utc::now(), 1)), vec![PACKAGE]);
+    let spec = order(
+        &mut run,
+        "MOCKONDEMANDPKG",
+        OrderType::New,
+        ChargingMode::OnDemandPkg,
+        Some(("month", 1)),
+        Some(months_ahead(Utc::now(), 1)),
+        vec![PACKAGE],
+    );
     let Some(id) = open_and_wait(&mut run, &spec).await else { return run.finish() };
     release(&mut run, &id, None).await;
     run.finish()
@@ -125,10 +187,26 @@ pub(super) async fn on_demand_package(mut run: Run<'_>) -> ScenarioReport {
 pub(super) async fn trial_to_formal(mut run: Run<'_>) -> ScenarioReport {
     let now = Utc::now();
     let trial_end = now + chrono::Duration::days(7);
-    let trial = order(&mut run, "MOCKPERIODDAYTRIAL", OrderType::Trial, ChargingMode::Period, Some(("day", 7)), Some(trial_end), vec![TRIAL]);
+    let trial = order(
+        &mut run,
+        "MOCKPERIODDAYTRIAL",
+        OrderType::Trial,
+        ChargingMode::Period,
+        Some(("day", 7)),
+        Some(trial_end),
+        vec![TRIAL],
+    );
     let Some(id) = open_and_wait(&mut run, &trial).await else { return run.finish() };
     let formal_end = months_ahead(trial_end, 1);
-    let formal = order(&mut run, "MOCKMONTYTRIALTOFORMAL", OrderType::TrialToFormal, ChargingMode::Period, Some(("month", 1)), Some(formal_end), vec![MONTHLY_BASIC]);
+    let formal = order(
+        &mut run,
+        "MOCKMONTYTRIALTOFORMAL",
+        OrderType::TrialToFormal,
+        ChargingMode::Period,
+        Some(("month", 1)),
+        Some(formal_end),
+        vec![MONTHLY_BASIC],
+    );
     if refresh(&mut run, &id, &formal, "TRIAL_TO_FORMAL", Some(MONTHLY_BASIC.0), formal_end).await {
         run.report.state = format!("formal until {}", format_compact14(formal_end));
     }
@@ -139,10 +217,26 @@ pub(super) async fn trial_to_formal(mut run: Run<'_>) -> ScenarioReport {
 /// the product).
 pub(super) async fn renewal(mut run: Run<'_>) -> ScenarioReport {
     let first_end = months_ahead(Utc::now(), 1);
-    let spec = order(&mut run, "MOCKPERIODYEARNEW", OrderType::New, ChargingMode::Period, Some(("month", 1)), Some(first_end), vec![MONTHLY_BASIC]);
+    let spec = order(
+        &mut run,
+        "MOCKPERIODYEARNEW",
+        OrderType::New,
+        ChargingMode::Period,
+        Some(("month", 1)),
+        Some(first_end),
+        vec![MONTHLY_BASIC],
+    );
     let Some(id) = open_and_wait(&mut run, &spec).await else { return run.finish() };
     let renewed_end = months_ahead(first_end, 12);
-    let renew = order(&mut run, "MOCKMONTYRENEW", OrderType::Renew, ChargingMode::Period, Some(("year", 1)), Some(renewed_end), vec![YEARLY_BASIC]);
+    let renew = order(
+        &mut run,
+        "MOCKMONTYRENEW",
+        OrderType::Renew,
+        ChargingMode::Period,
+        Some(("year", 1)),
+        Some(renewed_end),
+        vec![YEARLY_BASIC],
+    );
     if refresh(&mut run, &id, &renew, "RENEWAL", Some(YEARLY_BASIC.0), renewed_end).await {
         run.report.state = format!("renewed until {}", format_compact14(renewed_end));
     }
@@ -153,14 +247,46 @@ pub(super) async fn renewal(mut run: Run<'_>) -> ScenarioReport {
 /// order unsubscribed and the instance released with the unsubscribe order.
 pub(super) async fn unsubscribe(mut run: Run<'_>) -> ScenarioReport {
     let first_end = months_ahead(Utc::now(), 1);
-    let spec = order(&mut run, "MOCKPERIODYEARNEW", OrderType::New, ChargingMode::Period, Some(("month", 1)), Some(first_end), vec![MONTHLY_BASIC]);
+    let spec = order(
+        &mut run,
+        "MOCKPERIODYEARNEW",
+        OrderType::New,
+        ChargingMode::Period,
+        Some(("month", 1)),
+        Some(first_end),
+        vec![MONTHLY_BASIC],
+    );
     let Some(id) = open_and_wait(&mut run, &spec).await else { return run.finish() };
     let renewed_end = months_ahead(first_end, 1);
-    let renew = order(&mut run, "MOCKMONTYRENEW", OrderType::Renew, ChargingMode::Period, Some(("month", 1)), Some(renewed_end), vec![MONTHLY_BASIC]);
+    let renew = order(
+        &mut run,
+        "MOCKMONTYRENEW",
+        OrderType::Renew,
+        ChargingMode::Period,
+        Some(("month", 1)),
+        Some(renewed_end),
+        vec![MONTHLY_BASIC],
+    );
     refresh(&mut run, &id, &renew, "RENEWAL", None, renewed_end).await;
-    let back = order(&mut run, "MOCKMONTYUNSUBSCRIBE", OrderType::Unsubscribe, ChargingMode::Period, Some(("month", 1)), Some(first_end), vec![MONTHLY_BASIC]);
+    let back = order(
+        &mut run,
+        "MOCKMONTYUNSUBSCRIBE",
+        OrderType::Unsubscribe,
+        ChargingMode::Period,
+        Some(("month", 1)),
+        Some(first_end),
+        vec![MONTHLY_BASIC],
+    );
     refresh(&mut run, &id, &back, "UNSUBSCRIBE_RENEWAL_PERIOD", None, first_end).await;
-    let gone = order(&mut run, "MOCKMONTYUNSUBSCRIBE", OrderType::Unsubscribe, ChargingMode::Period, Some(("month", 1)), Some(Utc::now()), vec![MONTHLY_BASIC]);
+    let gone = order(
+        &mut run,
+        "MOCKMONTYUNSUBSCRIBE",
+        OrderType::Unsubscribe,
+        ChargingMode::Period,
+        Some(("month", 1)),
+        Some(Utc::now()),
+        vec![MONTHLY_BASIC],
+    );
     run.register_order(&gone).await;
     let line = gone.line_id();
     release(&mut run, &id, Some((&gone.order_id, &line))).await;
@@ -171,11 +297,24 @@ pub(super) async fn unsubscribe(mut run: Run<'_>) -> ScenarioReport {
 /// renewal with change (changeInstanceCheck, refreshInstance RENEWAL_CHANGE), then release.
 pub(super) async fn upgrade(mut run: Run<'_>) -> ScenarioReport {
     let end = months_ahead(Utc::now(), 1);
-    let spec = order(&mut run, "MOCKPERIODYEARNEW", OrderType::New, ChargingMode::Period, Some(("month", 1)), Some(end), vec![MONTHLY_BASIC]);
+    let spec = order(
+        &mut run,
+        "MOCKPERIODYEARNEW",
+        OrderType::New,
+        ChargingMode::Period,
+        Some(("month", 1)),
+        Some(end),
+        vec![MONTHLY_BASIC],
+    );
     let Some(id) = open_and_wait(&mut run, &spec).await else { return run.finish() };
     let test = run.test();
     let allowed = &["000000", "000002"];
-    let Some(check) = run.call("changeInstanceCheck (to professional)", Via::Basic, allowed, || bodies::change_instance_check(&id, &MONTHLY_PRO, test)).await else {
+    let Some(check) = run
+        .call("changeInstanceCheck (to professional)", Via::Basic, allowed, || {
+            bodies::change_instance_check(&id, &MONTHLY_PRO, test)
+        })
+        .await
+    else {
         return run.finish();
     };
     if check.result_code() == "000002" {
@@ -185,15 +324,37 @@ pub(super) async fn upgrade(mut run: Run<'_>) -> ScenarioReport {
             step.detail = detail;
         }
     } else {
-        let change = order(&mut run, "MOCKMONTYCHANGE", OrderType::Change, ChargingMode::Period, Some(("month", 1)), Some(end), vec![MONTHLY_PRO]);
+        let change = order(
+            &mut run,
+            "MOCKMONTYCHANGE",
+            OrderType::Change,
+            ChargingMode::Period,
+            Some(("month", 1)),
+            Some(end),
+            vec![MONTHLY_PRO],
+        );
         run.register_order(&change).await;
         let (order_id, line) = (change.order_id.clone(), change.line_id());
-        if run.call_maybe_twice("upgradeInstance", Via::Basic, || bodies::upgrade_instance(&id, &order_id, &line, test)).await {
+        if run
+            .call_maybe_twice("upgradeInstance", Via::Basic, || bodies::upgrade_instance(&id, &order_id, &line, test))
+            .await
+        {
             run.report.state = "upgraded".to_owned();
         }
         let renewed_end = months_ahead(end, 1);
-        let renew = order(&mut run, "MOCKMONTYRENEW", OrderType::Renew, ChargingMode::Period, Some(("month", 1)), Some(renewed_end), vec![MONTHLY_PRO]);
-        run.call("changeInstanceCheck (renewal with change)", Via::Basic, OK, || bodies::change_instance_check(&id, &MONTHLY_PRO, test)).await;
+        let renew = order(
+            &mut run,
+            "MOCKMONTYRENEW",
+            OrderType::Renew,
+            ChargingMode::Period,
+            Some(("month", 1)),
+            Some(renewed_end),
+            vec![MONTHLY_PRO],
+        );
+        run.call("changeInstanceCheck (renewal with change)", Via::Basic, OK, || {
+            bodies::change_instance_check(&id, &MONTHLY_PRO, test)
+        })
+        .await;
         refresh(&mut run, &id, &renew, "RENEWAL_CHANGE", Some(MONTHLY_PRO.0), renewed_end).await;
     }
     release(&mut run, &id, None).await;

@@ -14,17 +14,27 @@ use axum::{
 use serde_json::{Value, json};
 
 use super::{AppState, auth};
-use crate::license::{
-    LICENSE_INTERNAL, LICENSE_INVALID_PARAM, LICENSE_NOT_FOUND, LICENSE_OK, SimLicense,
-};
+use crate::license::{LICENSE_INTERNAL, LICENSE_INVALID_PARAM, LICENSE_NOT_FOUND, LICENSE_OK, SimLicense};
 
 /// `POST …/license/activate` with `{"license": "PL…"}`.
-pub(super) async fn activate(State(state): State<AppState>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+pub(super) async fn activate(
+    State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     respond(&state, &method, &uri, &headers, &body, |license| license.activate(chrono::Utc::now()))
 }
 
 /// `POST …/license/heartbeat` with `{"license": "PL…", "heartbeatInfo": {…}}`.
-pub(super) async fn heartbeat(State(state): State<AppState>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+pub(super) async fn heartbeat(
+    State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     respond(&state, &method, &uri, &headers, &body, |license| license.heartbeat())
 }
 

@@ -34,12 +34,12 @@ use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::SimError;
 use crate::config::{BODY_LIMIT, SimConfig};
 use crate::license::SimLicense;
 use crate::market::{Marketplace, RecordedRequest, SimInstance, Verdict};
 use crate::orders::{MOCK_PERIOD_YEAR_NEW_RESPONSE, mock_orders};
 use crate::usage_rules::UsageRecordResult;
-use crate::SimError;
 
 /// Path of 查询订单 (query order, spec §8.2).
 pub const QUERY_ORDER_PATH: &str = "/api/mkp-openapi-public/global/v1/order/query";
