@@ -13,12 +13,14 @@ use crate::{devkeys, nats_child::NatsChild, wait_for};
 const DEFAULT_NATS_URL: &str = "nats://127.0.0.1:4222";
 /// The default `database.url`; replaced by a file under the state directory.
 const DEFAULT_DATABASE_URL: &str = "sqlite://koofill.db?mode=rwc";
+/// The default `koogallery.api_base`; replaced by the simulator's open APIs.
+const DEFAULT_API_BASE: &str = "https://mkt.myhuaweicloud.com";
 
 /// Runs until Ctrl-C.
 ///
 /// # Errors
 /// When a part cannot start.
-pub async fn run(mut cfg: Config, _explicit_config: bool) -> anyhow::Result<()> {
+pub async fn run(mut cfg: Config, demo: bool) -> anyhow::Result<()> {
     let telemetry = koofill_telemetry::init(&cfg.telemetry, "koofill-dev").context("starting telemetry")?;
     let state_dir = PathBuf::from(&cfg.dev.state_dir);
     std::fs::create_dir_all(&state_dir).with_context(|| format!("creating {}", state_dir.display()))?;
@@ -63,12 +65,35 @@ pub async fn run(mut cfg: Config, _explicit_config: bool) -> anyhow::Result<()> 
         cfg.database.url = format!("sqlite://{}?mode=rwc", state_dir.join("koofill.db").display());
     }
 
+    let sim_keys = koofill_simulator::SimKeys::from_config(&cfg).context("development keys for the simulator")?;
+    let simulator = if cfg.koogallery.api_base == DEFAULT_API_BASE {
+        let sim = koofill_simulator::Simulator::start(koofill_simulator::SimConfig::for_keys(&sim_keys))
+            .await
+            .context("starting the simulator's open APIs")?;
+        cfg.koogallery.api_base = sim.base_url();
+        cfg.koogallery.api_fallback_base = sim.base_url();
+        Some(sim)
+    } else {
+        None
+    };
+
     let shutdown = CancellationToken::new();
     let ingress = koofill_ingress::Application::build(&cfg).await.context("starting the ingress")?;
     let addr = ingress.local_addr().context("ingress address")?;
     let ingress_task = tokio::spawn(ingress.run_until_stopped(shutdown.clone()));
 
-    print_banner(&cfg, addr, child.as_ref(), &generated, &state_dir);
+    print_banner(&cfg, addr, child.as_ref(), simulator.is_some(), &generated, &state_dir);
+    if demo {
+        match &simulator {
+            Some(sim) => {
+                let target = format!("http://127.0.0.1:{}{}", addr.port(), cfg.ingress.base_path);
+                eprintln!("\nplaying every scenario through the simulator…");
+                let summary = koofill_simulator::demo(&target, sim, &sim_keys).await;
+                println!("{summary}");
+            }
+            None => eprintln!("--demo needs the simulator's open APIs: leave koogallery.api_base unset"),
+        }
+    }
     crate::cancel_on_signal(shutdown.clone()).await;
     eprintln!("\nstopping…");
     match tokio::time::timeout(Duration::from_secs(cfg.shutdown.grace_secs), ingress_task).await {
@@ -89,6 +114,7 @@ fn print_banner(
     cfg: &Config,
     addr: std::net::SocketAddr,
     child: Option<&NatsChild>,
+    simulator: bool,
     generated: &[String],
     state_dir: &std::path::Path,
 ) {
@@ -117,6 +143,8 @@ fn print_banner(
         cfg.nats.prefix
     );
     eprintln!("  database            {}", cfg.database.url);
+    let api = if simulator { " (the simulator: a fake KooGallery)" } else { "" };
+    eprintln!("  open APIs           {}{api}", cfg.koogallery.api_base);
     eprintln!("  services            ingress");
     if generated.is_empty() {
         eprintln!("  keys                from configuration");

@@ -27,8 +27,18 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run everything in one process with embedded defaults: a child nats-server, the ingress.
-    Dev,
+    /// Run everything in one process with embedded defaults: a child nats-server, the ingress,
+    /// the workers and the simulator's open APIs.
+    Dev {
+        /// Then play every purchase scenario through the simulator and print what happened.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// The simulator: a fake KooGallery (open APIs, scenarios, conformance, load).
+    Sim {
+        #[command(subcommand)]
+        cmd: koofill_simulator::SimCommand,
+    },
     /// Run one service.
     Serve {
         /// The service.
@@ -65,7 +75,15 @@ async fn async_main(cli: Cli) -> anyhow::Result<()> {
     }
     let mut cfg = koofill_config::load(cli.config.as_deref()).context("loading configuration")?;
     match cli.command {
-        Command::Dev => dev::run(cfg, cli.config.is_some()).await,
+        Command::Dev { demo } => dev::run(cfg, demo).await,
+        Command::Sim { cmd } => {
+            let _telemetry = koofill_telemetry::init(&cfg.telemetry, "koofill-sim").context("starting telemetry")?;
+            let code = koofill_simulator::run(cmd, cfg).await?;
+            if code != 0 {
+                std::process::exit(code);
+            }
+            Ok(())
+        }
         Command::Serve { service } => {
             let telemetry =
                 koofill_telemetry::init(&cfg.telemetry, service_name(service)).context("starting telemetry")?;
