@@ -22,6 +22,8 @@ fi
 echo "==> nats-server $(nats-server --version 2>&1 | head -1)"
 if [ -n "${KOOFILL_TEST_DATABASE_URL:-}" ]; then echo "==> PostgreSQL tests enabled"; fi
 
+echo "==> docker-compose.yml against the Compose Specification"
+./scripts/validate-compose.sh
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 echo "==> cargo clippy -D warnings"

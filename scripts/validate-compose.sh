@@ -7,7 +7,12 @@ file="${1:-$root/docker-compose.yml}"
 schema="$root/scripts/vendor/compose-spec.json"
 
 if ! python3 -c 'import jsonschema, yaml' >/dev/null 2>&1; then
-  python3 -m pip install --quiet --user 'jsonschema' 'pyyaml'
+  # pip where it may install (a user's Python); Debian's packages for Debian's own python3,
+  # which refuses pip installs into the system ("externally managed").
+  python3 -m pip install --quiet --user 'jsonschema' 'pyyaml' >/dev/null 2>&1 || {
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-jsonschema python3-yaml
+  }
 fi
 
 python3 - "$file" "$schema" <<'PY'
