@@ -38,7 +38,8 @@ impl SecretBox {
     pub fn derive(material: &[u8], purpose: &str) -> Self {
         let label = format!("koofill/at-rest/v1/{purpose}");
         // HMAC accepts keys of any length.
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(material).unwrap_or_else(|_| unreachable!("any key length"));
+        let mut mac =
+            <Hmac<Sha256> as Mac>::new_from_slice(material).unwrap_or_else(|_| unreachable!("any key length"));
         mac.update(label.as_bytes());
         let key = mac.finalize().into_bytes();
         Self { cipher: Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&key)), purpose: purpose.to_owned() }

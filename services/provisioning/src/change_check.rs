@@ -54,7 +54,10 @@ pub async fn decide(deps: &Deps, request: ChangeCheckRequest, default_allow: boo
     match provisioner.change_check(&request.instance_id, &request.product_info, request.test).await {
         Ok(v) => ChangeCheckReply { allowed: v.allowed, message: v.message },
         Err(e) => {
-            tracing::warn!(error = &e as &dyn std::error::Error, "provisioner gave no change verdict; using the default");
+            tracing::warn!(
+                error = &e as &dyn std::error::Error,
+                "provisioner gave no change verdict; using the default"
+            );
             ChangeCheckReply {
                 allowed: default_allow,
                 message: (!default_allow).then(|| "the change cannot be verified now".to_owned()),

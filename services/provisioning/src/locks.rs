@@ -37,12 +37,14 @@ impl KeyedLocks {
         KeyGuard { guard: Some(guard), key: key.to_owned(), map: Arc::clone(&self.map) }
     }
 
-    /// How many keys are currently tracked (for tests).
+    /// How many keys are currently tracked.
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.map.lock().unwrap_or_else(std::sync::PoisonError::into_inner).len()
     }
 
     /// Whether no key is tracked.
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

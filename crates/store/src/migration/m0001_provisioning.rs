@@ -356,8 +356,12 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        m.create_index(index("ix_provisioner_calls_instance", ProvisionerCalls::Table, cols![ProvisionerCalls::InstanceId]))
-            .await?;
+        m.create_index(index(
+            "ix_provisioner_calls_instance",
+            ProvisionerCalls::Table,
+            cols![ProvisionerCalls::InstanceId],
+        ))
+        .await?;
 
         m.create_table(
             Table::create()
@@ -430,7 +434,12 @@ impl MigrationTrait for Migration {
         m.create_index(unique(
             "ux_directory_users_key",
             DirectoryUsers::Table,
-            cols![DirectoryUsers::InstanceId, DirectoryUsers::TenantId, DirectoryUsers::AppId, DirectoryUsers::UserName],
+            cols![
+                DirectoryUsers::InstanceId,
+                DirectoryUsers::TenantId,
+                DirectoryUsers::AppId,
+                DirectoryUsers::UserName
+            ],
         ))
         .await?;
 

@@ -3,7 +3,8 @@
 //! 1. A row that is already active, frozen or released means the create happened (or a release
 //!    overtook it): record the message and stop. A release that overtook the create leaves a
 //!    tombstone row, so a late create never brings a released instance back.
-//! 2. The view says `provisioning`; query order tells buyer, product, period and expiry.
+//! 2. The view says `provisioning` (webhook provisioner); query order tells buyer, product,
+//!    period and expiry.
 //! 3. The provisioner creates the tenant (call id `{event id}:instance.create`, the same on
 //!    every redelivery, so the ISV can deduplicate).
 //! 4. One transaction: inbox, order, instance `active` with the appInfo credentials encrypted in
@@ -24,7 +25,7 @@ use super::Msg;
 use crate::{
     ProvisioningError,
     context::Deps,
-    provisioner::{CreateRequest, PlainAppInfo, ProductRef, Provisioner, SEALED_CREDENTIAL_MAX},
+    provisioner::{AnyProvisioner, CreateRequest, PlainAppInfo, ProductRef, Provisioner, SEALED_CREDENTIAL_MAX},
     repo::{self, Transition},
 };
 
@@ -61,18 +62,23 @@ async fn provision(
         }
     }
 
-    deps.views
-        .put(&InstanceView {
-            instance_id: instance_id.clone(),
-            order_id: request.order_id.clone(),
-            order_line_id: request.order_line_id.clone(),
-            state: InstanceState::Provisioning,
-            test,
-            app_info: None,
-            usage_info: None,
-            updated_at: chrono::Utc::now(),
-        })
-        .await?;
+    let provisioner = deps.provisioners.for_order(test);
+    // Reaching the ISV can take seconds: say so in the view meanwhile. The template provisioner
+    // answers at once, so the extra write would only cost throughput.
+    if matches!(provisioner, AnyProvisioner::Webhook(_)) {
+        deps.views
+            .put(&InstanceView {
+                instance_id: instance_id.clone(),
+                order_id: request.order_id.clone(),
+                order_line_id: request.order_line_id.clone(),
+                state: InstanceState::Provisioning,
+                test,
+                app_info: None,
+                usage_info: None,
+                updated_at: chrono::Utc::now(),
+            })
+            .await?;
+    }
 
     let order = match deps.marketplace.query_order(&request.order_id, Some(&request.order_line_id)).await {
         Ok(info) => Some(info),
@@ -85,7 +91,6 @@ async fn provision(
         Err(e) => return Err(e.into()),
     };
     let create = create_request(instance_id, request, test, order.as_ref());
-    let provisioner = deps.provisioners.for_order(test);
     let app = provisioner.create(&msg.follow_up("instance.create"), &create).await?;
     let (user_name_enc, password_enc) = seal_credentials(deps, &app)?;
 
@@ -276,10 +281,11 @@ async fn mark_failed(
     let test = msg.env.test;
     let txn = deps.db.begin().await.map_err(StoreError::from)?;
     let current = repo::find_instance(&txn, instance_id).await?;
-    if current.as_ref().is_some_and(|r| repo::parse_state(&r.state) != InstanceState::Accepted
-        && repo::parse_state(&r.state) != InstanceState::Provisioning
-        && repo::parse_state(&r.state) != InstanceState::Failed)
-    {
+    if current.as_ref().is_some_and(|r| {
+        repo::parse_state(&r.state) != InstanceState::Accepted
+            && repo::parse_state(&r.state) != InstanceState::Provisioning
+            && repo::parse_state(&r.state) != InstanceState::Failed
+    }) {
         return Ok(()); // active or released meanwhile: nothing failed
     }
     let from = current.as_ref().map_or("accepted", |r| r.state.as_str()).to_owned();

@@ -32,7 +32,7 @@ use crate::{
 /// The instance as a lifecycle call finds it.
 enum Found {
     /// Active or frozen.
-    Live(instances::Model),
+    Live(Box<instances::Model>),
     /// Released: further calls change nothing.
     Released,
 }
@@ -40,7 +40,7 @@ enum Found {
 async fn live(deps: &Deps, id: &InstanceId) -> Result<Found, ProvisioningError> {
     match repo::find_instance(&deps.db, id).await? {
         Some(row) => match repo::parse_state(&row.state) {
-            InstanceState::Active | InstanceState::Frozen => Ok(Found::Live(row)),
+            InstanceState::Active | InstanceState::Frozen => Ok(Found::Live(Box::new(row))),
             InstanceState::Released => Ok(Found::Released),
             InstanceState::Accepted | InstanceState::Provisioning | InstanceState::Failed => {
                 Err(ProvisioningError::NotYetCreated(id.clone()))
@@ -78,7 +78,7 @@ fn product_of(order: Option<&OrderInfo>, line: &OrderLineId) -> Option<ProductRe
 
 /// The product columns for a change of product.
 fn product_changes(product: &ProductRef) -> instances::ActiveModel {
-    let mut changes = instances::ActiveModel::default();
+    let mut changes = <instances::ActiveModel as Default>::default();
     if let Some(id) = &product.product_id {
         changes.product_id = Set(Some(id.clone()));
     }

@@ -95,12 +95,12 @@ impl Handler for SaasHandler {
         let span = tracing::info_span!("saas", activity = %request.activity(), instance_id = %instance_id);
         let work = async {
             match request {
-            BasicRequest::NewInstance(r) => create::handle(deps, &msg, &instance_id, &r).await,
-            BasicRequest::RefreshInstance(r) => lifecycle::refresh(deps, &msg, &r).await,
-            BasicRequest::UpdateInstanceStatus(r) => lifecycle::status(deps, &msg, &r).await,
-            BasicRequest::ReleaseInstance(r) => lifecycle::release(deps, &msg, &r).await,
-            BasicRequest::UpgradeInstance(r) => lifecycle::upgrade(deps, &msg, &r).await,
-            _ => Ok(()),
+                BasicRequest::NewInstance(r) => create::handle(deps, &msg, &instance_id, &r).await,
+                BasicRequest::RefreshInstance(r) => lifecycle::refresh(deps, &msg, &r).await,
+                BasicRequest::UpdateInstanceStatus(r) => lifecycle::status(deps, &msg, &r).await,
+                BasicRequest::ReleaseInstance(r) => lifecycle::release(deps, &msg, &r).await,
+                BasicRequest::UpgradeInstance(r) => lifecycle::upgrade(deps, &msg, &r).await,
+                _ => Ok(()),
             }
         };
         work.instrument(span).await
@@ -121,7 +121,9 @@ impl Handler for OrderHandler {
         let Some(msg) = accept(deps, delivery, ORDER).await? else { return Ok(()) };
         match msg.env.data.basic_request()? {
             BasicRequest::OrderNotify(r) => order_notify::handle(deps, &msg, &r).await,
-            other => Err(ProvisioningError::Invalid(format!("{} does not belong on the order subject", other.activity()))),
+            other => {
+                Err(ProvisioningError::Invalid(format!("{} does not belong on the order subject", other.activity())))
+            }
         }
     }
 }
@@ -138,11 +140,8 @@ impl Handler for KitHandler {
     async fn handle(&self, delivery: &Delivery) -> Result<(), ProvisioningError> {
         let deps = &*self.deps;
         let Some(msg) = accept(deps, delivery, KIT).await? else { return Ok(()) };
-        let request = msg
-            .env
-            .data
-            .kit_request()
-            .ok_or_else(|| ProvisioningError::Invalid("not a Kit callback".into()))??;
+        let request =
+            msg.env.data.kit_request().ok_or_else(|| ProvisioningError::Invalid("not a Kit callback".into()))??;
         kit::handle(deps, &msg, &request).await
     }
 }

@@ -284,7 +284,12 @@ pub trait Provisioner: Send + Sync {
     ) -> impl Future<Output = Result<PlainAppInfo, ProvisionerError>> + Send;
 
     /// Applies a lifecycle or directory change. Must be idempotent for the same `call_id`.
-    fn apply(&self, call_id: &str, test: bool, change: &Change) -> impl Future<Output = Result<(), ProvisionerError>> + Send;
+    fn apply(
+        &self,
+        call_id: &str,
+        test: bool,
+        change: &Change,
+    ) -> impl Future<Output = Result<(), ProvisionerError>> + Send;
 
     /// Whether `instance_id` may change to `product` on renewal (changeInstanceCheck).
     fn change_check(

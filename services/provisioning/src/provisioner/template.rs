@@ -59,11 +59,10 @@ pub fn generate_password() -> String {
     const SYMBOLS: &[u8] = b"!@#%^*-_=+";
     let mut rng = rand::thread_rng();
     let all: Vec<u8> = [UPPER, LOWER, DIGITS, SYMBOLS].concat();
-    let mut chars: Vec<u8> = [UPPER, LOWER, DIGITS, SYMBOLS]
-        .iter()
-        .map(|set| set[rng.gen_range(0..set.len())])
-        .chain((4..PASSWORD_LEN).map(|_| all[rng.gen_range(0..all.len())]))
-        .collect();
+    // One of each class, then any; shuffled so the classes are not in a fixed place.
+    let mut chars: Vec<u8> =
+        [UPPER, LOWER, DIGITS, SYMBOLS].iter().map(|set| set[rng.gen_range(0..set.len())]).collect();
+    chars.extend((4..PASSWORD_LEN).map(|_| all[rng.gen_range(0..all.len())]));
     chars.shuffle(&mut rng);
     String::from_utf8_lossy(&chars).into_owned()
 }
@@ -125,7 +124,8 @@ mod tests {
 
     #[tokio::test]
     async fn fills_templates_and_generates_a_password() {
-        let p = TemplateProvisioner::new("https://app.example.com/t/{tenantCode}", "https://x/{customerId}/{instanceId}");
+        let p =
+            TemplateProvisioner::new("https://app.example.com/t/{tenantCode}", "https://x/{customerId}/{instanceId}");
         let info = p.create("c", &request(Some("Mock_User 01"))).await.unwrap();
         assert_eq!(info.front_end_url, "https://app.example.com/t/mock-user-01");
         assert_eq!(info.admin_url.as_deref(), Some("https://x/c-9/i-1"));

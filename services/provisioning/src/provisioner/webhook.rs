@@ -57,9 +57,7 @@ impl WebhookProvisioner {
     /// A provisioner for `url` signing with `secret`; attempts are recorded in `db` when given.
     ///
     /// # Errors
-    /// [`ProvisionerError::InvalidAnswer`] never; a client that cannot be built is reported as
-    /// [`ProvisionerError::Unreachable`] on first use instead, so this only fails on a TLS
-    /// back-end failure, as `Err(reqwest::Error)`.
+    /// When the HTTP client cannot be built (the TLS back-end failed to initialise).
     pub fn new(
         url: impl Into<String>,
         secret: WebhookSecret,
