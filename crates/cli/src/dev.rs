@@ -81,6 +81,9 @@ pub async fn run(mut cfg: Config, demo: bool) -> anyhow::Result<()> {
     let ingress = koofill_ingress::Application::build(&cfg).await.context("starting the ingress")?;
     let addr = ingress.local_addr().context("ingress address")?;
     let ingress_task = tokio::spawn(ingress.run_until_stopped(shutdown.clone()));
+    let provisioning = koofill_provisioning::Worker::build(&cfg).await.context("starting provisioning")?;
+    let provisioning_shutdown = shutdown.clone();
+    let provisioning_task = tokio::spawn(async move { provisioning.run(provisioning_shutdown).await });
 
     print_banner(&cfg, addr, child.as_ref(), simulator.is_some(), &generated, &state_dir);
     if demo {
@@ -100,6 +103,12 @@ pub async fn run(mut cfg: Config, demo: bool) -> anyhow::Result<()> {
         Ok(Ok(Err(e))) => tracing::error!(error = &e as &dyn std::error::Error, "ingress stopped with an error"),
         Ok(Err(e)) => tracing::error!(error = &e as &dyn std::error::Error, "ingress task failed"),
         Err(_) => tracing::warn!("ingress did not stop within the grace period"),
+        Ok(Ok(Ok(()))) => {}
+    }
+    match tokio::time::timeout(Duration::from_secs(cfg.shutdown.grace_secs), provisioning_task).await {
+        Ok(Ok(Err(e))) => tracing::error!(error = &e as &dyn std::error::Error, "provisioning stopped with an error"),
+        Ok(Err(e)) => tracing::error!(error = &e as &dyn std::error::Error, "provisioning task failed"),
+        Err(_) => tracing::warn!("provisioning did not stop within the grace period"),
         Ok(Ok(Ok(()))) => {}
     }
     if let Some(child) = child {
@@ -145,7 +154,10 @@ fn print_banner(
     eprintln!("  database            {}", cfg.database.url);
     let api = if simulator { " (the simulator: a fake KooGallery)" } else { "" };
     eprintln!("  open APIs           {}{api}", cfg.koogallery.api_base);
-    eprintln!("  services            ingress");
+    eprintln!(
+        "  services            ingress, provisioning (template provisioner: {})",
+        cfg.provisioner.front_end_url_template
+    );
     if generated.is_empty() {
         eprintln!("  keys                from configuration");
     } else {

@@ -45,6 +45,18 @@ enum Command {
         #[arg(value_enum)]
         service: Service,
     },
+    /// Apply the database migrations, then exit.
+    Migrate,
+    /// Dead letters: list, show, redrive.
+    Dlq {
+        #[command(subcommand)]
+        cmd: koofill_provisioning::cli::DlqCommand,
+    },
+    /// Instances as provisioning knows them.
+    Instances {
+        #[command(subcommand)]
+        cmd: koofill_provisioning::cli::InstancesCommand,
+    },
     /// Exit 0 when the URL answers 2xx (for container health checks); runs before config loads.
     Healthcheck {
         /// The URL, e.g. http://localhost:8080/healthz.
@@ -61,6 +73,8 @@ enum Command {
 enum Service {
     /// The KooGallery-facing ingress.
     Ingress,
+    /// The provisioning worker.
+    Provisioning,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -94,6 +108,7 @@ async fn async_main(cli: Cli) -> anyhow::Result<()> {
             tokio::spawn(cancel_on_signal(shutdown.clone()));
             let outcome = match service {
                 Service::Ingress => koofill_ingress::run(cfg, shutdown).await.context("ingress"),
+                Service::Provisioning => koofill_provisioning::run(cfg, shutdown).await.context("provisioning"),
             };
             telemetry.shutdown();
             outcome
@@ -102,6 +117,13 @@ async fn async_main(cli: Cli) -> anyhow::Result<()> {
             cfg.telemetry.log_filter = "warn".into();
             bench::run(what, cfg).await
         }
+        Command::Migrate => {
+            let _telemetry =
+                koofill_telemetry::init(&cfg.telemetry, "koofill-migrate").context("starting telemetry")?;
+            koofill_provisioning::cli::migrate_waiting(cfg, cli.wait_for.map(std::time::Duration::from_secs)).await
+        }
+        Command::Dlq { cmd } => koofill_provisioning::cli::run_dlq(cmd, cfg).await,
+        Command::Instances { cmd } => koofill_provisioning::cli::run_instances(cmd, cfg).await,
         Command::Healthcheck { .. } => Ok(()),
     }
 }
@@ -109,6 +131,7 @@ async fn async_main(cli: Cli) -> anyhow::Result<()> {
 fn service_name(service: Service) -> &'static str {
     match service {
         Service::Ingress => koofill_ingress::SERVICE,
+        Service::Provisioning => koofill_provisioning::SERVICE,
     }
 }
 

@@ -54,6 +54,7 @@
 #![warn(missing_docs)]
 
 pub mod basic;
+pub mod change_check_rpc;
 pub mod envelope;
 pub mod event;
 pub mod family;
@@ -71,6 +72,7 @@ pub mod wire;
 
 pub use basic::response::{AppInfo, CallbackResponse, EncryptType, InstanceInfo, UsageInfo};
 pub use basic::{Activity, BasicRequest};
+pub use change_check_rpc::{ChangeCheckReply, ChangeCheckRequest};
 pub use envelope::{Envelope, InboundCallback};
 pub use event::DomainEvent;
 pub use family::Family;

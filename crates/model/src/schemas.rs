@@ -8,6 +8,7 @@ use schemars::{JsonSchema, Schema};
 
 use crate::basic::BasicRequest;
 use crate::basic::response::CallbackResponse;
+use crate::change_check_rpc::{ChangeCheckReply, ChangeCheckRequest};
 use crate::envelope::{Envelope, InboundCallback};
 use crate::event::DomainEvent;
 use crate::kit::KitRequest;
@@ -25,6 +26,8 @@ pub fn schemas() -> Vec<(&'static str, Schema)> {
         ("callbacks/callback-response.schema.json", schema_of::<CallbackResponse>()),
         ("bus/envelope-inbound.schema.json", schema_of::<Envelope<InboundCallback>>()),
         ("bus/events.schema.json", schema_of::<Envelope<DomainEvent>>()),
+        ("bus/change-check-request.schema.json", schema_of::<ChangeCheckRequest>()),
+        ("bus/change-check-reply.schema.json", schema_of::<ChangeCheckReply>()),
         ("open-api/query-order-response.schema.json", schema_of::<QueryOrderResponse>()),
     ]
 }

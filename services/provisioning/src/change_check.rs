@@ -1,36 +1,13 @@
 //! The changeInstanceCheck responder: the ingress asks on `<prefix>.rpc.provisioning.change_check`
 //! and answers KooGallery with the verdict (spec §1.9).
 //!
-//! [`ChangeCheckRequest`] and [`ChangeCheckReply`] are the wire contract; they serialise exactly
-//! like the ingress's types of the same names (`instance_id`, `product_info`, `test`;
-//! `allowed`, `message`), since services do not depend on each other.
+//! [`ChangeCheckRequest`] and [`ChangeCheckReply`] are the wire contract, defined once in
+//! `koofill-model`.
 
 use koofill_bus::views::InstanceState;
-use koofill_model::{InstanceId, basic::ChangeProductInfo};
-use serde::{Deserialize, Serialize};
+pub use koofill_model::{ChangeCheckReply, ChangeCheckRequest};
 
 use crate::{context::Deps, provisioner::Provisioner, repo};
-
-/// What the ingress asks.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ChangeCheckRequest {
-    /// The instance to change.
-    pub instance_id: InstanceId,
-    /// The target product (`productId`, `skuCode`, `linearValue`, `productName`).
-    pub product_info: ChangeProductInfo,
-    /// Whether this is a debug call.
-    pub test: bool,
-}
-
-/// The verdict.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ChangeCheckReply {
-    /// Whether the change is possible.
-    pub allowed: bool,
-    /// Why not (sent as `resultMsg`), or a note.
-    #[serde(default)]
-    pub message: Option<String>,
-}
 
 /// Decides one request: debug calls go to the template provisioner (which allows), unknown and
 /// released instances cannot change, everything else is the provisioner's call. When the

@@ -3,6 +3,7 @@
 mod ingress;
 mod load;
 mod probe;
+mod provisioning;
 
 use koofill_config::Config;
 
@@ -11,6 +12,8 @@ use koofill_config::Config;
 pub enum BenchCommand {
     /// The real ingress against a bare axum + HMAC + JetStream-publish probe, on the same NATS.
     Ingress(ingress::IngressBench),
+    /// New orders per second end to end (callback → instance active), template provisioner.
+    Provisioning(provisioning::ProvisioningBench),
 }
 
 /// Runs a benchmark.
@@ -20,5 +23,6 @@ pub enum BenchCommand {
 pub async fn run(command: BenchCommand, cfg: Config) -> anyhow::Result<()> {
     match command {
         BenchCommand::Ingress(args) => ingress::run(args, cfg).await,
+        BenchCommand::Provisioning(args) => provisioning::run(args, cfg).await,
     }
 }
