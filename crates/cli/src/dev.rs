@@ -45,6 +45,12 @@ pub async fn run(mut cfg: Config, demo: bool) -> anyhow::Result<()> {
         generated.push(format!("secret_access_key {}", keys.secret_access_key));
     }
 
+    if kg.client_secret_private_key.is_none() {
+        let pem = devkeys::load_or_create_client_secret_key(&state_dir)?;
+        kg.client_secret_private_key = Some(SecretString::from(pem));
+        generated.push(format!("clientSecret key  {} (RSA 3072)", state_dir.join("client-secret-key.pem").display()));
+    }
+
     let nats_configured = std::env::var_os("KOOFILL__NATS__URL").is_some() || cfg.nats.url != DEFAULT_NATS_URL;
     let external_ok = nats_configured
         && match wait_for::host_port(&cfg.nats.url) {
@@ -91,7 +97,11 @@ pub async fn run(mut cfg: Config, demo: bool) -> anyhow::Result<()> {
             Some(sim) => {
                 let target = format!("http://127.0.0.1:{}{}", addr.port(), cfg.ingress.base_path);
                 eprintln!("\nplaying every scenario through the simulator…");
-                let summary = koofill_simulator::demo(&target, sim, &sim_keys).await;
+                let options = koofill_simulator::ScenarioOptions {
+                    client_secret_public_key_pem: public_key_pem(&cfg),
+                    ..Default::default()
+                };
+                let summary = koofill_simulator::demo_with(&target, sim, &sim_keys, &options).await;
                 println!("{summary}");
             }
             None => eprintln!("--demo needs the simulator's open APIs: leave koogallery.api_base unset"),
@@ -117,6 +127,13 @@ pub async fn run(mut cfg: Config, demo: bool) -> anyhow::Result<()> {
     telemetry.shutdown();
     eprintln!("stopped");
     Ok(())
+}
+
+/// The public half of the clientSecret key, which the simulator encrypts applicationSync's secret with.
+fn public_key_pem(cfg: &Config) -> Option<String> {
+    use secrecy::ExposeSecret;
+    let private = cfg.koogallery.client_secret_private_key.as_ref()?;
+    koofill_signing::client_secret::ClientSecretKey::from_text(private.expose_secret()).ok()?.public_key_pem().ok()
 }
 
 fn print_banner(
