@@ -59,8 +59,7 @@ pub fn verify(
     body: &[u8],
     signature: &str,
 ) -> Result<Matched, SignatureError> {
-    check_present(nonce, signature, "nonce", "signature")?;
-    match_payloads(body, signature, |payload| sign_payload(key, nonce, timestamp, payload))
+    verify_any(&[key], nonce, timestamp, body, signature).map(|(_, m)| m)
 }
 
 /// [`verify`] with each key of a rotation in turn (current first, then previous ones).
@@ -76,7 +75,8 @@ pub fn verify_any(
     body: &[u8],
     signature: &str,
 ) -> Result<(usize, Matched), SignatureError> {
-    first_matching_key(keys, |key| verify(key, nonce, timestamp, body, signature))
+    check_present(nonce, signature, "nonce", "signature")?;
+    match_keys(keys, body, signature, |key, payload| sign_payload(key, nonce, timestamp, payload))
 }
 
 pub(crate) fn check_present(
@@ -94,33 +94,23 @@ pub(crate) fn check_present(
     Ok(())
 }
 
-/// Compares `signature` with the expected one over the canonical payload, then the raw body.
-pub(crate) fn match_payloads(
+/// Tries each key over the canonical payload (built once per request, not once per key), then
+/// over the raw body; a mismatch moves on to the next key.
+pub(crate) fn match_keys(
+    keys: &[&[u8]],
     body: &[u8],
     signature: &str,
-    expected: impl Fn(&[u8]) -> String,
-) -> Result<Matched, SignatureError> {
-    if let Ok(payload) = canonical::canonical_payload(body)
-        && ct::eq_hex_ignore_case(&expected(payload.as_bytes()), signature)
-    {
-        return Ok(Matched::Canonical);
-    }
-    if ct::eq_hex_ignore_case(&expected(body), signature) {
-        return Ok(Matched::RawBody);
-    }
-    Err(SignatureError::Mismatch)
-}
-
-/// Tries `verify` with each key; a mismatch moves on, any other error stops.
-pub(crate) fn first_matching_key(
-    keys: &[&[u8]],
-    verify: impl Fn(&[u8]) -> Result<Matched, SignatureError>,
+    expected: impl Fn(&[u8], &[u8]) -> String,
 ) -> Result<(usize, Matched), SignatureError> {
+    let canonical = canonical::canonical_payload(body).ok();
     for (i, key) in keys.iter().enumerate() {
-        match verify(key) {
-            Ok(m) => return Ok((i, m)),
-            Err(SignatureError::Mismatch) => continue,
-            Err(e) => return Err(e),
+        if let Some(payload) = &canonical
+            && ct::eq_hex_ignore_case(&expected(key, payload.as_bytes()), signature)
+        {
+            return Ok((i, Matched::Canonical));
+        }
+        if ct::eq_hex_ignore_case(&expected(key, body), signature) {
+            return Ok((i, Matched::RawBody));
         }
     }
     Err(SignatureError::Mismatch)

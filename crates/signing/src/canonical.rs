@@ -6,7 +6,7 @@
 //! with Jackson's escaping, and everything nested kept exactly as received (member order, nested
 //! nulls, number literals).
 
-use std::cmp::Ordering;
+use std::{cmp::Ordering, collections::HashMap};
 
 use crate::json::{self, JsonError, Value};
 
@@ -29,16 +29,14 @@ pub fn canonical_payload(body: &[u8]) -> Result<String, JsonError> {
 }
 
 fn canonicalise_members(members: Vec<(String, Value)>) -> String {
-    // Last occurrence of a key wins, as in `Map.put`; then drop nulls, then sort.
-    let mut kept: Vec<(String, Value)> = Vec::with_capacity(members.len());
+    // Last occurrence of a key wins, as in `Map.put`; then drop nulls, then sort. A hash map keeps
+    // this linear: the body is canonicalised before its signature is known to be valid, so a
+    // body with many keys must not cost quadratic time.
+    let mut last: HashMap<String, Value> = HashMap::with_capacity(members.len());
     for (k, v) in members {
-        if let Some(slot) = kept.iter_mut().find(|(existing, _)| *existing == k) {
-            slot.1 = v;
-        } else {
-            kept.push((k, v));
-        }
+        last.insert(k, v);
     }
-    kept.retain(|(_, v)| *v != Value::Null);
+    let mut kept: Vec<(String, Value)> = last.into_iter().filter(|(_, v)| *v != Value::Null).collect();
     kept.sort_by(|(a, _), (b, _)| java_string_cmp(a, b));
     Value::Object(kept).to_compact_string()
 }
@@ -91,6 +89,16 @@ mod tests {
         let body = "{\"\u{1F600}\":\"1\",\"\u{FF21}\":\"2\"}";
         assert_eq!(canon(body), "{\"\u{1F600}\":\"1\",\"\u{FF21}\":\"2\"}");
         assert_eq!(java_string_cmp("\u{FF21}", "\u{1F600}"), Ordering::Greater);
+    }
+
+    #[test]
+    fn many_keys_cost_linear_time() {
+        // 30,000 distinct keys: quadratic deduplication would take seconds, linear takes milliseconds.
+        let body = format!("{{{}}}", (0..30_000).map(|i| format!("\"k{i}\":0")).collect::<Vec<_>>().join(","));
+        let started = std::time::Instant::now();
+        let payload = canonical_payload(body.as_bytes()).unwrap();
+        assert!(payload.starts_with("{\"k0\":0,\"k1\":0,\"k10\":0"));
+        assert!(started.elapsed() < std::time::Duration::from_secs(2), "{:?}", started.elapsed());
     }
 
     #[test]

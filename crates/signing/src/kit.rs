@@ -39,8 +39,7 @@ pub fn verify(
     body: &[u8],
     signature: &str,
 ) -> Result<Matched, SignatureError> {
-    basic::check_present(nonce, signature, "x-nonce", "x-sign")?;
-    basic::match_payloads(body, signature, |payload| sign_payload(key, nonce, timestamp, payload))
+    verify_any(&[key], nonce, timestamp, body, signature).map(|(_, m)| m)
 }
 
 /// [`verify`] with each key of a rotation in turn; returns the index of the key that matched.
@@ -54,5 +53,6 @@ pub fn verify_any(
     body: &[u8],
     signature: &str,
 ) -> Result<(usize, Matched), SignatureError> {
-    basic::first_matching_key(keys, |key| verify(key, nonce, timestamp, body, signature))
+    basic::check_present(nonce, signature, "x-nonce", "x-sign")?;
+    basic::match_keys(keys, body, signature, |key, payload| sign_payload(key, nonce, timestamp, payload))
 }
