@@ -1,13 +1,17 @@
 //! JSON request-reply over core NATS, with the trace context in headers.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use async_nats::{Client, HeaderMap};
 use futures::StreamExt;
 use serde::{Serialize, de::DeserializeOwned};
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::BusError;
+
+/// Requests one replica answers at once; more wait for a slot.
+const MAX_CONCURRENT_REPLIES: usize = 64;
 
 /// Sends `request` to `subject` and decodes the JSON reply, waiting at most `timeout`.
 ///
@@ -36,8 +40,9 @@ pub async fn request_json<Req: Serialize, Resp: DeserializeOwned>(
 }
 
 /// Answers JSON requests on `subject` (in queue group `queue`, so replicas share the load) with
-/// `handler` until `shutdown`. A request that does not decode gets no reply (the caller times out
-/// and applies its default).
+/// `handler` until `shutdown`, each request in its own task (at most [`MAX_CONCURRENT_REPLIES`] at
+/// once). A request that does not decode gets no reply (the caller times out and applies its
+/// default).
 ///
 /// # Errors
 /// [`BusError::JetStream`] when the subscription cannot be made.
@@ -54,6 +59,8 @@ where
     F: Fn(Req) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = Resp> + Send + 'static,
 {
+    let handler = Arc::new(handler);
+    let permits = Arc::new(Semaphore::new(MAX_CONCURRENT_REPLIES));
     let mut sub = client
         .queue_subscribe(subject.clone(), queue)
         .await
@@ -71,15 +78,21 @@ where
                 continue;
             }
         };
-        let response = handler(request).await;
-        match serde_json::to_vec(&response) {
-            Ok(body) => {
-                if let Err(e) = client.publish(reply_to, body.into()).await {
-                    tracing::warn!(error = &e as &dyn std::error::Error, "reply not sent");
+        // Each request in its own task: one slow answer must not make the next caller time out.
+        let Ok(permit) = Arc::clone(&permits).acquire_owned().await else { break };
+        let (client, handler) = (client.clone(), Arc::clone(&handler));
+        tokio::spawn(async move {
+            let response = handler(request).await;
+            match serde_json::to_vec(&response) {
+                Ok(body) => {
+                    if let Err(e) = client.publish(reply_to, body.into()).await {
+                        tracing::warn!(error = &e as &dyn std::error::Error, "reply not sent");
+                    }
                 }
+                Err(e) => tracing::error!(error = &e as &dyn std::error::Error, "reply not encodable"),
             }
-            Err(e) => tracing::error!(error = &e as &dyn std::error::Error, "reply not encodable"),
-        }
+            drop(permit);
+        });
     }
     Ok(())
 }

@@ -63,7 +63,10 @@ fn pull_config(spec: &ConsumerSpec) -> pull::Config {
         ack_policy: AckPolicy::Explicit,
         deliver_policy: DeliverPolicy::All,
         ack_wait: spec.policy.ack_wait,
-        max_deliver: spec.policy.max_deliver,
+        // The server never gives up on its own: the runner decides, at delivery `max_deliver`, to
+        // dead-letter. A server-side limit equal to the budget would strand a message whose last
+        // delivery failed to dead-letter (or whose process died), with no one left to decide.
+        max_deliver: -1,
         max_ack_pending: spec.policy.max_ack_pending,
         ..Default::default()
     }

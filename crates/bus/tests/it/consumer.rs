@@ -214,13 +214,15 @@ async fn exhausted_retries_are_dead_lettered() {
 async fn consumer_drift_is_refused_unless_reconciled() {
     let (_nats, bus) = bus().await;
     Consumer::ensure(&bus.js, PREFIX, spec(6), Recorder::default(), false, Duration::from_secs(2)).await.unwrap();
-    let err = Consumer::ensure(&bus.js, PREFIX, spec(9), Recorder::default(), false, Duration::from_secs(2))
+    let mut wider = spec(6);
+    wider.policy.max_ack_pending = 64;
+    let err = Consumer::ensure(&bus.js, PREFIX, wider.clone(), Recorder::default(), false, Duration::from_secs(2))
         .await
         .unwrap_err();
-    assert!(matches!(&err, BusError::Drift(m) if m.contains("max_deliver is 6, expected 9")), "{err}");
-    Consumer::ensure(&bus.js, PREFIX, spec(9), Recorder::default(), true, Duration::from_secs(2)).await.unwrap();
+    assert!(matches!(&err, BusError::Drift(m) if m.contains("max_ack_pending is 16, expected 64")), "{err}");
+    Consumer::ensure(&bus.js, PREFIX, wider.clone(), Recorder::default(), true, Duration::from_secs(2)).await.unwrap();
     // Now in line with the configuration: accepted without reconciling.
-    Consumer::ensure(&bus.js, PREFIX, spec(9), Recorder::default(), false, Duration::from_secs(2)).await.unwrap();
+    Consumer::ensure(&bus.js, PREFIX, wider, Recorder::default(), false, Duration::from_secs(2)).await.unwrap();
 }
 
 #[tokio::test]
