@@ -66,8 +66,10 @@ pub async fn connect(
     if !wait_for_initial {
         options = options.retry_on_initial_connect();
     }
-    let client =
-        options.connect(url).await.map_err(|e| BusError::Connect { url: url.to_owned(), source: Box::new(e) })?;
+    let client = options
+        .connect(url)
+        .await
+        .map_err(|e| BusError::Connect { url: koofill_config::redact_url(url), source: Box::new(e) })?;
     let mut js = jetstream::new(client.clone());
     js.set_timeout(request_timeout);
     Ok(Bus { client, js, prefix: prefix.to_owned(), connected })

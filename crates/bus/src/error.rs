@@ -6,7 +6,7 @@ pub enum BusError {
     /// Connecting to the server failed.
     #[error("cannot connect to NATS at {url}")]
     Connect {
-        /// The URL tried.
+        /// The URL tried, credentials redacted.
         url: String,
         /// The cause.
         #[source]

@@ -204,5 +204,6 @@ pub fn stream_drift(expected: &stream::Config, actual: &stream::Config) -> Vec<S
     check("max_age", format!("{:?}", expected.max_age), format!("{:?}", actual.max_age));
     check("duplicate_window", format!("{:?}", expected.duplicate_window), format!("{:?}", actual.duplicate_window));
     check("storage", format!("{:?}", expected.storage), format!("{:?}", actual.storage));
+    check("num_replicas", expected.num_replicas.to_string(), actual.num_replicas.max(1).to_string());
     out
 }

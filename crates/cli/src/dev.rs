@@ -22,6 +22,10 @@ const DEFAULT_API_BASE: &str = "https://mkt.myhuaweicloud.com";
 /// When a part cannot start.
 pub async fn run(mut cfg: Config, demo: bool) -> anyhow::Result<()> {
     let telemetry = koofill_telemetry::init(&cfg.telemetry, "koofill-dev").context("starting telemetry")?;
+    // Listen for Ctrl-C / SIGTERM from the very start, so a stop during start-up still takes the
+    // child nats-server down with us instead of orphaning it on the store directory.
+    let shutdown = CancellationToken::new();
+    tokio::spawn(crate::cancel_on_signal(shutdown.clone()));
     let state_dir = PathBuf::from(&cfg.dev.state_dir);
     std::fs::create_dir_all(&state_dir).with_context(|| format!("creating {}", state_dir.display()))?;
 
@@ -61,7 +65,7 @@ pub async fn run(mut cfg: Config, demo: bool) -> anyhow::Result<()> {
         None
     } else {
         if nats_configured {
-            tracing::warn!(url = %cfg.nats.url, "configured NATS is not reachable; starting a child nats-server");
+            tracing::warn!(url = %koofill_config::redact_url(&cfg.nats.url), "configured NATS is not reachable; starting a child nats-server");
         }
         let child = NatsChild::start(&state_dir.join("nats")).await?;
         cfg.nats.url = child.url();
@@ -83,7 +87,6 @@ pub async fn run(mut cfg: Config, demo: bool) -> anyhow::Result<()> {
         None
     };
 
-    let shutdown = CancellationToken::new();
     let ingress = koofill_ingress::Application::build(&cfg).await.context("starting the ingress")?;
     let addr = ingress.local_addr().context("ingress address")?;
     let ingress_task = tokio::spawn(ingress.run_until_stopped(shutdown.clone()));
@@ -107,7 +110,7 @@ pub async fn run(mut cfg: Config, demo: bool) -> anyhow::Result<()> {
             None => eprintln!("--demo needs the simulator's open APIs: leave koogallery.api_base unset"),
         }
     }
-    crate::cancel_on_signal(shutdown.clone()).await;
+    shutdown.cancelled().await;
     eprintln!("\nstopping…");
     match tokio::time::timeout(Duration::from_secs(cfg.shutdown.grace_secs), ingress_task).await {
         Ok(Ok(Err(e))) => tracing::error!(error = &e as &dyn std::error::Error, "ingress stopped with an error"),
@@ -153,7 +156,7 @@ fn print_banner(
             state_dir.join("nats/store").display(),
             c.log.display()
         ),
-        None => format!("{} (external)", cfg.nats.url),
+        None => format!("{} (external)", koofill_config::redact_url(&cfg.nats.url)),
     };
     eprintln!();
     eprintln!("koofill dev is running");
@@ -168,7 +171,7 @@ fn print_banner(
         cfg.nats.prefix.to_uppercase(),
         cfg.nats.prefix
     );
-    eprintln!("  database            {}", cfg.database.url);
+    eprintln!("  database            {}", koofill_config::redact_url(&cfg.database.url));
     let api = if simulator { " (the simulator: a fake KooGallery)" } else { "" };
     eprintln!("  open APIs           {}{api}", cfg.koogallery.api_base);
     eprintln!(

@@ -51,12 +51,7 @@ pub fn load_or_create(state_dir: &Path) -> anyhow::Result<DevKeys> {
         secret_access_key: random(40),
     };
     std::fs::create_dir_all(state_dir).with_context(|| format!("creating {}", state_dir.display()))?;
-    std::fs::write(&file, render(&keys)).with_context(|| format!("writing {}", file.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))?;
-    }
+    write_private(&file, render(&keys).as_bytes())?;
     Ok(keys)
 }
 
@@ -74,13 +69,22 @@ pub fn load_or_create_client_secret_key(state_dir: &Path) -> anyhow::Result<Stri
     let key = rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 3072).context("generating the RSA key")?;
     let pem = key.to_pkcs8_pem(LineEnding::LF).context("encoding the RSA key")?.to_string();
     std::fs::create_dir_all(state_dir).with_context(|| format!("creating {}", state_dir.display()))?;
-    std::fs::write(&file, &pem).with_context(|| format!("writing {}", file.display()))?;
+    write_private(&file, pem.as_bytes())?;
+    Ok(pem)
+}
+
+/// Writes a file readable by its owner only, from its creation on.
+fn write_private(file: &Path, content: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
     #[cfg(unix)]
     {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))?;
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
     }
-    Ok(pem)
+    let mut f = options.open(file).with_context(|| format!("creating {}", file.display()))?;
+    f.write_all(content).with_context(|| format!("writing {}", file.display()))
 }
 
 fn render(keys: &DevKeys) -> String {

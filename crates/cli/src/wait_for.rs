@@ -24,7 +24,7 @@ pub async fn reachable(addr: &str, timeout: Duration) -> bool {
 /// # Errors
 /// When it does not within `limit`.
 pub async fn nats(url: &str, limit: Duration) -> anyhow::Result<()> {
-    let addr = host_port(url).with_context(|| format!("nats.url {url:?} has no host"))?;
+    let addr = host_port(url).with_context(|| format!("nats.url {:?} has no host", koofill_config::redact_url(url)))?;
     let started = Instant::now();
     while started.elapsed() < limit {
         if reachable(&addr, Duration::from_millis(500)).await {

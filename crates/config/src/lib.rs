@@ -46,6 +46,7 @@ pub use crate::section::koogallery::KooGalleryConfig;
 pub use crate::section::nats::NatsConfig;
 pub use crate::section::process::{DevConfig, ShutdownConfig};
 pub use crate::section::provisioner::{ProvisionerConfig, ProvisionerKind};
+pub use crate::section::redact::redact_url;
 pub use crate::section::telemetry::{LogFormat, TelemetryConfig};
 pub use secrecy::{ExposeSecret, SecretString};
 
@@ -134,7 +135,6 @@ mod tests {
         ("ingress.publish_timeout_ms", |c| c.ingress.publish_timeout_ms = 3000),
         ("ingress.publish_timeout_ms", |c| c.ingress.publish_timeout_ms = 0),
         ("ingress.change_check_timeout_ms", |c| c.ingress.change_check_timeout_ms = 3500),
-        ("ingress.query_instance_batch_limit", |c| c.ingress.query_instance_batch_limit = 0),
         ("ingress.admin_token", |c| c.ingress.admin_token = Some("".into())),
         ("provisioner.webhook_url", |c| {
             c.provisioner.kind = ProvisionerKind::Webhook;

@@ -178,6 +178,10 @@ fn a_broken_file_is_an_error_naming_the_file() {
 fn load_validates() {
     let err = load(None, &[("KOOFILL__NATS__PREFIX", "Bad.Prefix")]).expect_err("invalid prefix");
     assert_eq!(err.key(), Some("nats.prefix"));
+    let err = load(None, &[("KOOFILL__NATS__REPLICAS", "0")]).expect_err("no replicas");
+    assert_eq!(err.key(), Some("nats.replicas"));
+    let cfg = load(None, &[("KOOFILL__NATS__REPLICAS", "3")]).expect("a cluster");
+    assert_eq!(cfg.nats.replicas, 3);
 }
 
 #[test]

@@ -91,7 +91,10 @@ pub(crate) async fn sign_answers(State(state): State<AppState>, request: Request
 /// The answer to a panic inside a handler: `000005`, signed by [`sign_answers`].
 pub(crate) fn panic_answer(_panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
     tracing::error!("handler panicked; answered 000005");
-    Answer::new(CallbackResponse::with_code(ResultCode::InternalError), false, 0).into_response()
+    // No `SignWith`: the signer picks the basic or Kit key from the request path.
+    let mut response = Answer::new(CallbackResponse::with_code(ResultCode::InternalError), false, 0).into_response();
+    response.extensions_mut().remove::<SignWith>();
+    response
 }
 
 /// Middleware that bounds the time to answer well under KooGallery's 5 s: past the deadline the

@@ -108,7 +108,6 @@ impl Application {
                 koofill_config::ChangeCheckDefault::Allow => ChangeCheckDefault::Allow,
                 koofill_config::ChangeCheckDefault::Reject => ChangeCheckDefault::Reject,
             },
-            query_batch_limit: ing.query_instance_batch_limit,
         };
         let bus = koofill_bus::connect(
             &cfg.nats.url,
@@ -121,7 +120,7 @@ impl Application {
         .await?;
         let topology_options = TopologyOptions {
             prefix: cfg.nats.prefix.clone(),
-            replicas: 1,
+            replicas: cfg.nats.replicas,
             clock_skew: Duration::from_secs(kg.max_clock_skew_secs),
         };
         let report = topology::ensure(&bus.js, &topology_options).await?;

@@ -69,8 +69,6 @@ pub struct Settings {
     pub change_check_timeout: Duration,
     /// Answer when provisioning does not reply.
     pub change_check_default: ChangeCheckDefault,
-    /// Most instance ids one `queryInstance` may ask for.
-    pub query_batch_limit: usize,
 }
 
 /// The state behind every route.

@@ -136,6 +136,23 @@ pub async fn run(args: IngressBench, mut cfg: Config) -> anyhow::Result<()> {
         real_paced.quantile_ms(0.99) / bare_paced.quantile_ms(0.99).max(1e-9)
     );
     shutdown.cancel();
+    if child.is_none() {
+        // A shared server: remove what the run created.
+        let js = async_nats::jetstream::new(async_nats::connect(&cfg.nats.url).await?);
+        let kinds = [
+            koofill_bus::names::INBOUND,
+            koofill_bus::names::EVENTS,
+            koofill_bus::names::USAGE,
+            koofill_bus::names::DLQ,
+        ];
+        let mut streams: Vec<String> = kinds.iter().map(|k| koofill_bus::names::stream(&cfg.nats.prefix, k)).collect();
+        streams.push(format!("KV_{}", koofill_bus::names::instances_bucket(&cfg.nats.prefix)));
+        streams.push(format!("KV_{}", koofill_bus::names::nonces_bucket(&cfg.nats.prefix)));
+        streams.push(probe::STREAM.to_owned());
+        for stream in streams {
+            let _ = js.delete_stream(&stream).await;
+        }
+    }
     if let Some(c) = child {
         c.stop().await;
     }

@@ -13,6 +13,9 @@ use axum::{
 use bytes::Bytes;
 use koofill_signing::{basic, percent};
 
+/// The probe's stream.
+pub const STREAM: &str = "BENCHPROBE";
+
 #[derive(Clone)]
 struct ProbeState {
     js: jetstream::Context,
@@ -53,9 +56,10 @@ pub async fn start(
     shutdown: tokio_util::sync::CancellationToken,
 ) -> anyhow::Result<String> {
     js.get_or_create_stream(jetstream::stream::Config {
-        name: "BENCHPROBE".into(),
+        name: STREAM.into(),
         subjects: vec!["benchprobe.>".into()],
         duplicate_window: Duration::from_secs(600),
+        max_age: Duration::from_secs(3600),
         ..Default::default()
     })
     .await?;

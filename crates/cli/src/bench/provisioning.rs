@@ -13,7 +13,7 @@ pub struct ProvisioningBench {
     /// Orders to create.
     #[arg(long, default_value_t = 5000)]
     orders: usize,
-    /// Database to use (PostgreSQL in production); default: `database.url`.
+    /// Database to use, e.g. an empty PostgreSQL database; default: a temporary SQLite file.
     #[arg(long)]
     database_url: Option<String>,
     /// Use this NATS instead of a child nats-server.
@@ -38,11 +38,13 @@ pub async fn run(args: ProvisioningBench, mut cfg: Config) -> anyhow::Result<()>
             Some(c)
         }
     };
-    if let Some(url) = args.database_url {
-        cfg.database.url = url;
-    } else if cfg.database.url.starts_with("sqlite://koofill.db") {
-        cfg.database.url = format!("sqlite://{}?mode=rwc", dir.join("bench.db").display());
-    }
+    // Never the configured database or prefix: a benchmark must not join a live deployment's
+    // consumers or write into its tables.
+    cfg.database.url = match args.database_url {
+        Some(url) => url,
+        None => format!("sqlite://{}?mode=rwc", dir.join("bench.db").display()),
+    };
+    cfg.nats.prefix = format!("benchprov{:06x}", rand::random::<u32>() & 0xFF_FFFF);
     let (ak, sk) = ("BENCHAK", "bench-sk");
     let stand_in =
         koofill_provisioning::stand_in::QueryOrderStandIn::start(ak, sk).await.context("query-order stand-in")?;
@@ -51,7 +53,7 @@ pub async fn run(args: ProvisioningBench, mut cfg: Config) -> anyhow::Result<()>
     cfg.koogallery.access_key_id = Some(ak.to_owned());
     cfg.koogallery.secret_access_key = Some(SecretString::from(sk.to_owned()));
     cfg.koogallery.basic_key = Some(SecretString::from("bench-basic-key".to_owned()));
-    eprintln!("creating {} orders on {}…", args.orders, cfg.database.url.split('?').next().unwrap_or_default());
+    eprintln!("creating {} orders on {}…", args.orders, koofill_config::redact_url(&cfg.database.url));
     let report = koofill_provisioning::bench::bench_new_orders(&cfg, args.orders).await?;
     println!("{report}");
     if let Some(c) = child {

@@ -11,7 +11,12 @@ use crate::error::ConfigError;
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default)]
 pub struct ConsumerConfig {
-    /// Deliveries of one message before it is dead-lettered; at least 1. Default: 6.
+    /// Deliveries of one message before it is dead-lettered; at least 1. Default: 12.
+    ///
+    /// With the default delays the retries wait 1, 2, 4, 8, 16, 32 s and then 64 s each (the
+    /// runner caps the doubling at 2^6), about 6.4 minutes from the first to the last delivery:
+    /// a database or ISV outage of about five minutes is retried and caught up rather than
+    /// dead-lettered (architecture §13). Raise it together with the delays for longer outages.
     pub max_deliver: i64,
     /// Seconds JetStream waits for an ack before redelivering. Default: 30.
     pub ack_wait_secs: u64,
@@ -28,7 +33,7 @@ pub struct ConsumerConfig {
 impl Default for ConsumerConfig {
     fn default() -> Self {
         Self {
-            max_deliver: 6,
+            max_deliver: 12,
             ack_wait_secs: 30,
             nak_base_delay_ms: 1000,
             nak_max_delay_ms: 300_000,

@@ -44,8 +44,6 @@ pub struct IngressConfig {
     pub change_check_timeout_ms: u64,
     /// Answer to `changeInstanceCheck` when the reply does not come in time. Default: `allow`.
     pub change_check_default: ChangeCheckDefault,
-    /// Most instance ids one `queryInstance` may ask for; more answers `000002`. Default: 100.
-    pub query_instance_batch_limit: usize,
     /// Bearer token of the admin and `/v1` APIs; those APIs are refused while unset. Secret.
     /// Default: unset.
     pub admin_token: Option<SecretString>,
@@ -61,7 +59,6 @@ impl Default for IngressConfig {
             publish_timeout_ms: 2000,
             change_check_timeout_ms: 1500,
             change_check_default: ChangeCheckDefault::Allow,
-            query_instance_batch_limit: 100,
             admin_token: None,
         }
     }
@@ -117,7 +114,6 @@ impl IngressConfig {
                 ));
             }
         }
-        checks::at_least("ingress.query_instance_batch_limit", self.query_instance_batch_limit as u64, 1)?;
         checks::non_blank("ingress.admin_token", self.admin_token.as_ref())
     }
 }

@@ -8,5 +8,5 @@ pub mod koogallery;
 pub mod nats;
 pub mod process;
 pub mod provisioner;
-mod redact;
+pub(crate) mod redact;
 pub mod telemetry;

@@ -24,6 +24,9 @@ pub struct NatsConfig {
     /// Time allowed for a NATS request (PubAck, KV operation, request-reply), in milliseconds.
     /// Default: 2000.
     pub request_timeout_ms: u64,
+    /// Replicas of every stream and bucket koofill creates: 1 for a single server, 3 for a
+    /// cluster. Existing streams are not changed; a difference is reported as drift. Default: 1.
+    pub replicas: usize,
 }
 
 impl Default for NatsConfig {
@@ -33,6 +36,7 @@ impl Default for NatsConfig {
             prefix: "koofill".to_owned(),
             connect_timeout_ms: 2000,
             request_timeout_ms: 2000,
+            replicas: 1,
         }
     }
 }
@@ -45,6 +49,7 @@ impl fmt::Debug for NatsConfig {
             .field("prefix", &self.prefix)
             .field("connect_timeout_ms", &self.connect_timeout_ms)
             .field("request_timeout_ms", &self.request_timeout_ms)
+            .field("replicas", &self.replicas)
             .finish()
     }
 }
@@ -79,6 +84,12 @@ impl NatsConfig {
         }
         checks::at_least("nats.connect_timeout_ms", self.connect_timeout_ms, 1)?;
         checks::at_least("nats.request_timeout_ms", self.request_timeout_ms, 1)?;
+        if !(1..=5).contains(&self.replicas) {
+            return Err(ConfigError::Invalid {
+                key: "nats.replicas".into(),
+                reason: "must be 1 to 5 (JetStream's limit)".into(),
+            });
+        }
         Ok(())
     }
 }

@@ -329,13 +329,24 @@ impl AuthSync {
         self.user_list.value()
     }
 
-    /// `authSync:{instanceId}:{tenantId}:{appId}:{flag}:{currentSyncTime}`.
+    /// `authSync:{instanceId}:{tenantId}:{appId}:{flag}:{currentSyncTime}:{timeStamp}`.
     pub fn dedup_id(&self) -> String {
         let flag = self.flag.code().to_string();
         let sync_time = self.current_sync_time.to_string();
+        // The request time too: one authorisation may arrive as several batches of users that
+        // share the same sync time.
+        let time = self.time_stamp.to_string();
         dedup_id(
             self.test_flag,
-            &["authSync", self.instance_id.as_str(), self.tenant_id.as_str(), self.app_id.as_str(), &flag, &sync_time],
+            &[
+                "authSync",
+                self.instance_id.as_str(),
+                self.tenant_id.as_str(),
+                self.app_id.as_str(),
+                &flag,
+                &sync_time,
+                &time,
+            ],
         )
     }
 }

@@ -4,7 +4,10 @@
 use std::time::Instant;
 
 use axum::{
-    extract::{Path, State, rejection::BytesRejection},
+    extract::{
+        Path, State,
+        rejection::{BytesRejection, PathRejection},
+    },
     http::HeaderMap,
 };
 use bytes::Bytes;
@@ -26,12 +29,14 @@ fn header(headers: &HeaderMap, name: &str) -> Option<String> {
 /// The route handler.
 pub async fn handle(
     State(state): State<AppState>,
-    Path(interface): Path<String>,
+    interface: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Answer {
     let started = Instant::now();
     let span = tracing::Span::current();
+    // A path segment that is not UTF-8 is just another unknown interface (000002, not HTTP 400).
+    let interface = interface.map(|Path(name)| name).unwrap_or_default();
     let parsed: Option<KitInterface> = interface.parse().ok();
     let activity = parsed.map_or("unknown", KitInterface::path_name);
     span.record("activity", activity);

@@ -68,3 +68,17 @@ async fn oversized_bodies_are_rejected_before_parsing() {
     assert!(reply.verify_body_sign(BASIC_KEY.as_bytes()));
     assert!(app.inbound().await.is_empty());
 }
+
+#[tokio::test]
+async fn a_kit_path_that_is_not_utf8_is_an_unknown_interface() {
+    let app = TestApp::spawn().await;
+    let url = format!("{}/produceAPI/v2/%C0", app.base_url);
+    let response = reqwest::Client::new().post(url).body("{}").send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let signed = response.headers().get("body-sign").map(|v| v.to_str().unwrap().to_owned());
+    let body = response.bytes().await.unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(json["resultCode"], "000002", "{json}");
+    // Signed with the Kit key: the path says so.
+    koofill_signing::body_sign::verify(crate::KIT_KEY.as_bytes(), &signed.unwrap(), &body).unwrap();
+}
