@@ -18,6 +18,10 @@ pub enum ProvisioningError {
     /// reads the new state.
     #[error("instance {0} changed concurrently")]
     Concurrent(InstanceId),
+    /// Another handler (another replica) wrote the same Kit natural key between our read and our
+    /// insert; the redelivery reads the row it wrote.
+    #[error("directory entry {0} written concurrently")]
+    Contended(String),
     /// The message is not a valid callback (cannot be decoded or re-validated): poison.
     #[error("invalid message: {0}")]
     Invalid(String),
@@ -50,7 +54,7 @@ impl ProvisioningError {
     pub fn is_retryable(&self) -> bool {
         match self {
             Self::Bus(e) => e.is_retryable(),
-            Self::Concurrent(_) | Self::NotYetCreated(_) => true,
+            Self::Concurrent(_) | Self::Contended(_) | Self::NotYetCreated(_) => true,
             Self::Invalid(_) | Self::Secret(_) => false,
             Self::Marketplace(e) => e.is_retryable(),
             Self::Provisioner(e) => e.is_retryable(),

@@ -21,8 +21,10 @@
 //! 1. the ingress verified the callback, published it as `saas.newInstance` with id
 //!    `newInstance:{orderId}:{orderLineId}`, wrote the view as `accepted` and answered the
 //!    UUIDv5 instance ID;
-//! 2. the runner delivers it to [`handlers::SaasHandler`]; the inbox is checked, the instance's
-//!    lock taken (a release of the same instance waits its turn);
+//! 2. the runner delivers it to [`handlers::SaasHandler`]; the instance's lock is taken (a
+//!    release of the same instance waits its turn) and the inbox checked: a message processed
+//!    before only rewrites the view from the database (repairing a view write lost after an
+//!    earlier commit);
 //! 3. the view becomes `provisioning`; query order (spec §8.2) gives buyer, product, period and
 //!    expiry;
 //! 4. the provisioner ([`provisioner`]) creates the tenant (debug orders go to the template
@@ -38,13 +40,14 @@
 //!    `koofill dlq redrive` can send again after a fix.
 //!
 //! Decisions where the spec leaves room are documented where they are made: out-of-order calls
-//! in `handlers/lifecycle.rs`, on-demand lines with several products in [`provisioner::CreateRequest`]
-//! (one instance per order line, all products attached), secrets at rest in `handlers/kit.rs`.
+//! (before the create, and older than the change already applied) in `handlers/lifecycle.rs`, on-demand lines with several products in [`provisioner::CreateRequest`]
+//! (one instance per order line, all products attached), secrets at rest in `handlers/kit.rs` and [`client_secret`].
 #![warn(missing_docs)]
 
 pub mod bench;
 mod change_check;
 pub mod cli;
+pub mod client_secret;
 mod context;
 mod error;
 pub mod handlers;

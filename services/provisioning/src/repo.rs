@@ -8,7 +8,7 @@ use koofill_store::{
     entities::{instance_transitions, instances, order_lines, orders},
 };
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set,
     sea_query::{Expr, OnConflict},
 };
 
@@ -120,6 +120,10 @@ pub struct Transition<'a> {
 /// Records a transition; `false` if its idempotency key was recorded before (the step already
 /// happened).
 ///
+/// A repeated key is skipped by `ON CONFLICT DO NOTHING`, not caught as an error: on
+/// PostgreSQL a failed statement aborts the whole transaction, and its commit would then roll
+/// back everything (the inbox row included) without a word.
+///
 /// # Errors
 /// [`ProvisioningError::Store`].
 pub async fn add_transition<C: ConnectionTrait>(db: &C, t: Transition<'_>) -> Result<bool, ProvisioningError> {
@@ -136,11 +140,16 @@ pub async fn add_transition<C: ConnectionTrait>(db: &C, t: Transition<'_>) -> Re
         at: Set(Utc::now()),
         ..Default::default()
     };
-    match row.insert(db).await.map_err(StoreError::from) {
-        Ok(_) => Ok(true),
-        Err(e) if e.is_conflict() => Ok(false),
-        Err(e) => Err(e.into()),
-    }
+    let inserted = instance_transitions::Entity::insert(row)
+        .on_conflict(
+            OnConflict::columns([instance_transitions::Column::InstanceId, instance_transitions::Column::IdemKey])
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await
+        .map_err(StoreError::from)?;
+    Ok(inserted > 0)
 }
 
 /// Whether a keyed step was recorded for the instance.
@@ -302,4 +311,47 @@ async fn mark_notified<C: ConnectionTrait>(
         .await
         .map_err(StoreError::from)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use koofill_store::inbox;
+    use koofill_testkit::TestDb;
+    use sea_orm::{PaginatorTrait, TransactionTrait};
+
+    use super::*;
+
+    fn transition<'a>(id: &'a InstanceId, key: Option<&str>) -> Transition<'a> {
+        Transition {
+            instance_id: id,
+            from: "active",
+            to: InstanceState::Released,
+            step: "release",
+            idem_key: key.map(str::to_owned),
+            order_id: None,
+            scene: None,
+            event_id: "e",
+            detail: None,
+        }
+    }
+
+    /// On PostgreSQL a refused insert would abort the transaction and its commit would silently
+    /// roll back the inbox row written before it.
+    #[tokio::test]
+    async fn a_repeated_key_leaves_the_transaction_usable() {
+        let test_db = TestDb::fresh().await;
+        let db = koofill_store::connect(test_db.url()).await.unwrap();
+        koofill_store::migrate(&db).await.unwrap();
+        let id = InstanceId::from("i-1");
+        assert!(add_transition(&db, transition(&id, Some("release"))).await.unwrap());
+
+        let txn = db.begin().await.unwrap();
+        assert!(inbox::claim(&txn, "provisioning-saas", "releaseInstance:i-1:redriven").await.unwrap());
+        assert!(!add_transition(&txn, transition(&id, Some("release"))).await.unwrap(), "recorded before");
+        assert!(add_transition(&txn, transition(&id, None)).await.unwrap(), "unkeyed steps repeat");
+        txn.commit().await.unwrap();
+
+        assert!(inbox::is_processed(&db, "provisioning-saas", "releaseInstance:i-1:redriven").await.unwrap());
+        assert_eq!(instance_transitions::Entity::find().count(&db).await.unwrap(), 2);
+    }
 }

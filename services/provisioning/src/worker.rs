@@ -18,7 +18,7 @@ use koofill_signing::{
     field_crypto::{EncryptType, FieldCipher},
     webhook::WebhookSecret,
 };
-use koofill_store::{SecretBox, StoreOptions};
+use koofill_store::StoreOptions;
 use sea_orm::DatabaseConnection;
 use tokio::{sync::Notify, task::JoinSet};
 use tokio_util::sync::CancellationToken;
@@ -29,7 +29,9 @@ use crate::{
     context::Deps,
     handlers::{KIT, KitHandler, ORDER, OrderHandler, SAAS, SaasHandler},
     locks::KeyedLocks,
-    provisioner::{AnyProvisioner, Provisioners, TemplateProvisioner, WebhookOptions, WebhookProvisioner},
+    provisioner::{
+        AnyProvisioner, Provisioners, TemplateProvisioner, WebhookOptions, WebhookProvisioner, change_check_budget,
+    },
     relay::Relay,
 };
 
@@ -42,8 +44,8 @@ pub struct BuildOptions {
     /// Update consumers whose deployed settings differ from the configuration instead of
     /// refusing to start (`--reconcile-bus`).
     pub reconcile_bus: bool,
-    /// Retry settings of the webhook provisioner (the timeout comes from
-    /// `provisioner.timeout_ms`); defaults when `None`.
+    /// Retry settings of the webhook provisioner (the timeouts come from
+    /// `provisioner.timeout_ms` and `ingress.change_check_timeout_ms`); defaults when `None`.
     pub webhook: Option<WebhookOptions>,
 }
 
@@ -108,9 +110,13 @@ impl Worker {
                 let key = ClientSecretKey::from_text(pem.expose_secret()).map_err(|e| {
                     StartError::Config(format!("koogallery.client_secret_private_key is not a usable RSA key: {e}"))
                 })?;
-                // The sealing key is derived from the private key: whoever can read the stored
-                // secrets could decrypt KooGallery's clientSecret anyway.
-                let sealer = SecretBox::derive(pem.expose_secret().as_bytes(), "applications.client_secret");
+                // The sealing key is derived from the private key (its DER, not the PEM text):
+                // whoever can read the stored secrets could decrypt KooGallery's clientSecret
+                // anyway. Replacing the key makes the stored secrets unreadable (see
+                // `client_secret`).
+                let sealer = crate::client_secret::sealer(pem.expose_secret()).map_err(|e| {
+                    StartError::Config(format!("koogallery.client_secret_private_key is not a usable RSA key: {e}"))
+                })?;
                 (Some(key), Some(sealer))
             }
             None => {
@@ -131,7 +137,7 @@ impl Worker {
         let prefix = cfg.nats.prefix.clone();
         topology::ensure(
             &bus.js,
-            &TopologyOptions { prefix: prefix.clone(), replicas: 1, clock_skew: kg.max_clock_skew() },
+            &TopologyOptions { prefix: prefix.clone(), replicas: cfg.nats.replicas, clock_skew: kg.max_clock_skew() },
         )
         .await?;
         let views = InstanceViews::open(&bus.js, &prefix).await?;
@@ -161,7 +167,11 @@ impl Worker {
                         WebhookSecret::parse(s.expose_secret())
                             .map_err(|e| StartError::Config(format!("provisioner.webhook_secret: {e}")))
                     })?;
-                let webhook = WebhookOptions { timeout: p.timeout(), ..options.webhook.clone().unwrap_or_default() };
+                let webhook = WebhookOptions {
+                    timeout: p.timeout(),
+                    change_check_timeout: change_check_budget(cfg.ingress.change_check_timeout()),
+                    ..options.webhook.clone().unwrap_or_default()
+                };
                 let provisioner = WebhookProvisioner::new(url, secret, webhook, Some(db.clone()))
                     .map_err(|e| StartError::Config(format!("webhook client: {e}")))?;
                 AnyProvisioner::Webhook(provisioner)

@@ -47,8 +47,8 @@ pub enum StaleBeginPolicy {
     RecordLevel,
 }
 
-/// The simulator's settings.
-#[derive(Debug, Clone)]
+/// The simulator's settings. `Debug` shows whether a usage key is set, never the key.
+#[derive(Clone)]
 pub struct SimConfig {
     /// Address to bind; `127.0.0.1:0` (a free loopback port) by default.
     pub listen: SocketAddr,
@@ -69,6 +69,34 @@ pub struct SimConfig {
     pub stale_begin: StaleBeginPolicy,
     /// Serve the spec's mock (debug) orders, `MOCKPERIODYEARNEW` and the others. On by default.
     pub mock_orders: bool,
+}
+
+impl fmt::Debug for SimConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Spelled out field by field, so a new secret field is a decision here, not a leak.
+        let Self {
+            listen,
+            access_keys,
+            usage_key,
+            sdk_date_window,
+            usage_ts_window,
+            usage_max_age,
+            usage_max_records,
+            stale_begin,
+            mock_orders,
+        } = self;
+        f.debug_struct("SimConfig")
+            .field("listen", listen)
+            .field("access_keys", access_keys)
+            .field("usage_key", &usage_key.as_ref().map(|_| "[REDACTED]"))
+            .field("sdk_date_window", sdk_date_window)
+            .field("usage_ts_window", usage_ts_window)
+            .field("usage_max_age", usage_max_age)
+            .field("usage_max_records", usage_max_records)
+            .field("stale_begin", stale_begin)
+            .field("mock_orders", mock_orders)
+            .finish()
+    }
 }
 
 impl Default for SimConfig {
@@ -114,5 +142,20 @@ impl SimConfig {
     /// The SK of `access_key_id`, when it is accepted.
     pub(crate) fn secret_for(&self, access_key_id: &str) -> Option<&str> {
         self.access_keys.iter().find(|k| k.access_key_id == access_key_id).map(|k| k.secret_access_key.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_hides_the_usage_key_and_the_secret_keys() {
+        let cfg = SimConfig { usage_key: Some("the-basic-key-1234".into()), ..SimConfig::default() }
+            .with_access_key("AKVISIBLE", "sk-never-shown");
+        let shown = format!("{cfg:?}");
+        assert!(!shown.contains("the-basic-key-1234") && !shown.contains("sk-never-shown"), "{shown}");
+        assert!(shown.contains("usage_key: Some(\"[REDACTED]\")") && shown.contains("AKVISIBLE"), "{shown}");
+        assert!(format!("{:?}", SimConfig::default()).contains("usage_key: None"));
     }
 }

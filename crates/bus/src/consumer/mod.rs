@@ -102,7 +102,7 @@ pub struct ConsumerPolicy {
 impl Default for ConsumerPolicy {
     fn default() -> Self {
         Self {
-            max_deliver: 6,
+            max_deliver: 12,
             ack_wait: Duration::from_secs(30),
             nak_base: Duration::from_secs(1),
             nak_max: Duration::from_secs(300),

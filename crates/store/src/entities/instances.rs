@@ -47,6 +47,12 @@ pub struct Model {
     pub released_before_create: bool,
     /// Why provisioning failed, for operators (no secrets).
     pub failure_reason: Option<String>,
+    /// When the ingress accepted the updateInstanceStatus call whose target state the instance
+    /// reached last; an older call handled later (a retry) changes nothing.
+    pub status_requested_at: Option<DateTimeUtc>,
+    /// When the ingress accepted the refreshInstance call that set `expire_time` last; an older
+    /// call handled later changes nothing.
+    pub expiry_requested_at: Option<DateTimeUtc>,
     /// Incremented by every change; guards compare-and-set updates between replicas.
     pub version: i64,
     /// When the row was created.

@@ -2,6 +2,7 @@
 //! sea-query's schema builder (each backend gets its own SQL from the same definition).
 
 mod m0001_provisioning;
+mod m0002_request_order;
 
 use sea_orm::DatabaseConnection;
 use sea_orm_migration::{MigrationTrait, MigratorTrait};
@@ -14,7 +15,7 @@ pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m0001_provisioning::Migration)]
+        vec![Box::new(m0001_provisioning::Migration), Box::new(m0002_request_order::Migration)]
     }
 }
 

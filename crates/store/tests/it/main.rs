@@ -42,6 +42,8 @@ fn instance(id: &str, order: Option<&str>) -> instances::ActiveModel {
         memo: Set(None),
         released_before_create: Set(false),
         failure_reason: Set(None),
+        status_requested_at: Set(None),
+        expiry_requested_at: Set(None),
         version: Set(0),
         created_at: Set(now),
         updated_at: Set(now),
@@ -52,7 +54,18 @@ fn instance(id: &str, order: Option<&str>) -> instances::ActiveModel {
 async fn migrations_apply_once_and_are_recorded() {
     let (_db, conn) = fresh().await;
     koofill_store::migrate(&conn).await.unwrap();
-    assert_eq!(koofill_store::applied(&conn).await.unwrap(), ["m0001_provisioning"]);
+    assert_eq!(koofill_store::applied(&conn).await.unwrap(), ["m0001_provisioning", "m0002_request_order"]);
+}
+
+#[tokio::test]
+async fn request_times_are_stored_and_read_back() {
+    let (_db, conn) = fresh().await;
+    let at = chrono::DateTime::parse_from_rfc3339("2024-06-12T10:00:00.123Z").unwrap().with_timezone(&Utc);
+    let mut row = instance("i-1", Some("CS1"));
+    row.status_requested_at = Set(Some(at));
+    row.insert(&conn).await.unwrap();
+    let read = instances::Entity::find_by_id("i-1".to_owned()).one(&conn).await.unwrap().unwrap();
+    assert_eq!((read.status_requested_at, read.expiry_requested_at), (Some(at), None));
 }
 
 #[tokio::test]

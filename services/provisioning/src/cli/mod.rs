@@ -49,5 +49,5 @@ async fn connect_bus(cfg: &Config) -> anyhow::Result<koofill_bus::Bus> {
         true,
     )
     .await
-    .with_context(|| format!("connecting to NATS at {}", cfg.nats.url))
+    .with_context(|| format!("connecting to NATS at {}", koofill_config::redact_url(&cfg.nats.url)))
 }

@@ -1,14 +1,18 @@
 //! newInstance: accepted → provisioning → active (or failed after the retry budget).
 //!
 //! 1. A row that is already active, frozen or released means the create happened (or a release
-//!    overtook it): record the message and stop. A release that overtook the create leaves a
-//!    tombstone row, so a late create never brings a released instance back.
+//!    overtook it): record the message, rewrite the view from the row, and stop. A release that
+//!    overtook the create leaves a tombstone row, so a late create never brings a released
+//!    instance back; if an earlier delivery of the create may have made a tenant at the ISV, it
+//!    is released first.
 //! 2. The view says `provisioning` (webhook provisioner); query order tells buyer, product,
 //!    period and expiry.
 //! 3. The provisioner creates the tenant (call id `{event id}:instance.create`, the same on
 //!    every redelivery, so the ISV can deduplicate).
 //! 4. One transaction: inbox, order, instance `active` with the appInfo credentials encrypted in
-//!    KooGallery's format, the transition keyed `create`, the `instance.active` event.
+//!    KooGallery's format, the transition keyed `create`, the `instance.active` event. If a
+//!    release got there first (another replica), the transaction is rolled back, the new tenant
+//!    released at the ISV, and only then the message recorded, so a failed release is retried.
 //! 5. The view says `active` with that appInfo; queryInstance now answers `000000`.
 //!
 //! When the error is permanent or the last delivery fails, the instance is marked `failed`
@@ -106,8 +110,10 @@ async fn provision(
     let current = repo::find_instance(&txn, instance_id).await?;
     let from = current.as_ref().map_or("accepted", |r| r.state.as_str()).to_owned();
     if current.as_ref().is_some_and(|r| repo::parse_state(&r.state) == InstanceState::Released) {
-        // A release overtook us on another replica after our first read: undo below, after commit.
-        txn.commit().await.map_err(StoreError::from)?;
+        // A release overtook us on another replica after our first read: the tenant just created
+        // must go. Nothing is recorded until the ISV has released it, so a failed release is
+        // retried with the message.
+        txn.rollback().await.map_err(StoreError::from)?;
         return release_orphan(deps, msg, instance_id, test).await;
     }
     let now = chrono::Utc::now();
@@ -174,12 +180,20 @@ async fn provision(
 }
 
 /// The create already took effect (or a release overtook it): only record the message.
+///
+/// When the release came first and this message was delivered before, an earlier attempt may
+/// have created a tenant at the ISV before it failed (or before it found the release, see
+/// [`release_orphan`]): that tenant is released, with the same call id, before the message is
+/// recorded.
 async fn already_done(
     deps: &Deps,
     msg: &Msg<'_>,
     instance_id: &InstanceId,
     row: &instances::Model,
 ) -> Result<(), ProvisioningError> {
+    if row.released_before_create && msg.delivery.delivered > 1 {
+        release_at_isv(deps, msg, instance_id, row.test).await?;
+    }
     let txn = deps.db.begin().await.map_err(StoreError::from)?;
     if inbox::claim(&txn, msg.consumer, &msg.env.id).await? && row.released_before_create {
         repo::add_transition(
@@ -204,8 +218,42 @@ async fn already_done(
     Ok(())
 }
 
-/// The provisioner created a tenant for an instance that was released meanwhile: release it.
+/// The provisioner created a tenant for an instance that was released meanwhile: release it at
+/// the ISV, then record the message. A failed release returns the error before anything is
+/// recorded, so the message is retried (the retry reaches [`already_done`], which releases
+/// again with the same call id).
 async fn release_orphan(
+    deps: &Deps,
+    msg: &Msg<'_>,
+    instance_id: &InstanceId,
+    test: bool,
+) -> Result<(), ProvisioningError> {
+    release_at_isv(deps, msg, instance_id, test).await?;
+    let txn = deps.db.begin().await.map_err(StoreError::from)?;
+    if inbox::claim(&txn, msg.consumer, &msg.env.id).await? {
+        repo::add_transition(
+            &txn,
+            Transition {
+                instance_id,
+                from: repo::state_name(InstanceState::Released),
+                to: InstanceState::Released,
+                step: "release-orphan",
+                idem_key: None,
+                order_id: None,
+                scene: None,
+                event_id: &msg.env.id,
+                detail: Some(json!({ "reason": "created while the release overtook the create; released at the ISV" })),
+            },
+        )
+        .await?;
+    }
+    txn.commit().await.map_err(StoreError::from)?;
+    publish_view(deps, instance_id).await
+}
+
+/// Releases, at the ISV, what a create of this message may have made (idempotent: the same call
+/// id every time, and a release of something the ISV does not have is success).
+async fn release_at_isv(
     deps: &Deps,
     msg: &Msg<'_>,
     instance_id: &InstanceId,
@@ -213,7 +261,7 @@ async fn release_orphan(
 ) -> Result<(), ProvisioningError> {
     let change = crate::provisioner::Change::Release { instance_id: instance_id.clone(), order_id: None };
     deps.provisioners.for_order(test).apply(&msg.follow_up("instance.release"), test, &change).await?;
-    publish_view(deps, instance_id).await
+    Ok(())
 }
 
 /// Writes the view from the committed row.

@@ -1,13 +1,26 @@
 //! The Kit directory (spec §5): tenants, applications, users and departments.
 //!
 //! Every write is an upsert by the natural key of spec §5 (unique indexes), and a delete is a
-//! tombstone (`state = deleted`), never an error, whether or not the instance or the row exists.
-//! Each row keeps KooGallery's `timeStamp` of the call that last changed it; an older call that
-//! arrives late (a redelivery, a retry by the buyer) changes nothing. allOrgSync is the full set:
-//! listed departments are upserted, the tenant's others are tombstoned.
+//! tombstone (`state = deleted`, `revoked` for a revoked user), never an error, whether or not the
+//! instance or the row exists: deleting a key never seen leaves a tombstone too, so an older add
+//! handled later (a retry) cannot bring it back. Each row keeps KooGallery's `timeStamp` of the
+//! call that last changed it; an older call that arrives late (a redelivery, a retry by the
+//! buyer) changes nothing. allOrgSync is the full set: listed departments are upserted, the
+//! tenant's others are tombstoned.
+//!
+//! Ordering and concurrency:
+//! - a tenant's messages are handled one at a time in a process (the handler holds the
+//!   `kit:{instanceId}:{tenantId}` lock), so two adds of one key cannot both insert; across
+//!   replicas the unique index refuses the second insert and the message is retried
+//!   ([`ProvisioningError::Contended`]), reading the row the other one wrote;
+//! - whether a call is older than everything it would change is decided before the provisioner
+//!   is called: such a call is acknowledged with no provisioner call, no write and no event.
 //!
 //! applicationSync's `clientSecret` is decrypted with the configured RSA key (spec §2.7) and
-//! stored sealed by [`koofill_store::SecretBox`]; it is never forwarded to the provisioner.
+//! stored sealed by [`koofill_store::SecretBox`] (key derived from that RSA key, see
+//! [`crate::client_secret`]); it is never forwarded to the provisioner.
+
+use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use koofill_model::{
@@ -20,7 +33,8 @@ use koofill_store::{
     inbox, outbox,
 };
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionTrait, sea_query::Expr,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Set, TransactionTrait,
+    sea_query::Expr,
 };
 
 use super::Msg;
@@ -47,6 +61,18 @@ fn directory_change(kind: &'static str, request: &KitRequest) -> Change {
     Change::Directory { kind, body }
 }
 
+/// The lock a Kit message holds while it is handled: one tenant's messages take turns.
+pub(super) fn lock_key(request: &KitRequest) -> String {
+    let (instance, tenant) = match request {
+        KitRequest::TenantSync(r) => (instance_key(r.instance_id.as_ref()), r.tenant_id.as_str()),
+        KitRequest::ApplicationSync(r) => (instance_key(r.instance_id.as_ref()), r.tenant_id.as_str()),
+        KitRequest::AuthSync(r) => (r.instance_id.to_string(), r.tenant_id.as_str()),
+        KitRequest::SingleOrgSync(r) => (r.instance_id.to_string(), r.tenant_id.as_str()),
+        KitRequest::AllOrgSync(r) => (r.instance_id.to_string(), r.tenant_id.as_str()),
+    };
+    format!("kit:{instance}:{tenant}")
+}
+
 pub(super) async fn handle(deps: &Deps, msg: &Msg<'_>, request: &KitRequest) -> Result<(), ProvisioningError> {
     let test = request.is_test();
     let kind = match request {
@@ -56,7 +82,13 @@ pub(super) async fn handle(deps: &Deps, msg: &Msg<'_>, request: &KitRequest) -> 
         KitRequest::SingleOrgSync(_) => "department.sync",
         KitRequest::AllOrgSync(_) => "departments.replace",
     };
-    // Decrypt before anything else: a secret that cannot be read is a permanent failure.
+    // A call older than every row it would change is history: the ISV is not told, no event.
+    if is_stale(&deps.db, request).await? {
+        tracing::info!(kind, event_id = %msg.env.id, "older than the directory's rows; ignored");
+        inbox::claim(&deps.db, msg.consumer, &msg.env.id).await?;
+        return Ok(());
+    }
+    // Decrypt before the provisioner call: a secret that cannot be read is a permanent failure.
     let sealed_secret = match request {
         KitRequest::ApplicationSync(r) if r.flag != SyncFlag::Delete => Some(seal_client_secret(deps, r)?),
         _ => None,
@@ -79,6 +111,86 @@ pub(super) async fn handle(deps: &Deps, msg: &Msg<'_>, request: &KitRequest) -> 
     txn.commit().await.map_err(StoreError::from)?;
     deps.wake_relay();
     Ok(())
+}
+
+/// Whether every row the call would change was already changed by a newer call (and it would
+/// create none). Rows are checked again when written, in the transaction.
+async fn is_stale<C: ConnectionTrait>(db: &C, request: &KitRequest) -> Result<bool, ProvisioningError> {
+    let newer = |stored: DateTime<Utc>, at: DateTime<Utc>| !is_current(at, stored);
+    Ok(match request {
+        KitRequest::TenantSync(r) => tenants::Entity::find()
+            .filter(tenants::Column::InstanceId.eq(instance_key(r.instance_id.as_ref())))
+            .filter(tenants::Column::TenantId.eq(r.tenant_id.as_str()))
+            .one(db)
+            .await
+            .map_err(StoreError::from)?
+            .is_some_and(|row| newer(row.source_time, r.time_stamp.at())),
+        KitRequest::ApplicationSync(r) => applications::Entity::find()
+            .filter(applications::Column::InstanceId.eq(instance_key(r.instance_id.as_ref())))
+            .filter(applications::Column::TenantId.eq(r.tenant_id.as_str()))
+            .filter(applications::Column::AppId.eq(r.app_id.as_str()))
+            .one(db)
+            .await
+            .map_err(StoreError::from)?
+            .is_some_and(|row| newer(row.source_time, r.time_stamp.at())),
+        KitRequest::AuthSync(r) => {
+            let names: BTreeSet<&str> = r.users().iter().map(|u| u.user_name.as_str()).collect();
+            if names.is_empty() {
+                return Ok(false);
+            }
+            let newer_rows = directory_users::Entity::find()
+                .filter(directory_users::Column::InstanceId.eq(r.instance_id.as_str()))
+                .filter(directory_users::Column::TenantId.eq(r.tenant_id.as_str()))
+                .filter(directory_users::Column::AppId.eq(r.app_id.as_str()))
+                .filter(directory_users::Column::UserName.is_in(names.iter().copied()))
+                .filter(directory_users::Column::SourceTime.gt(r.time_stamp.at()))
+                .count(db)
+                .await
+                .map_err(StoreError::from)?;
+            newer_rows == names.len() as u64
+        }
+        KitRequest::SingleOrgSync(r) => departments::Entity::find()
+            .filter(departments::Column::InstanceId.eq(r.instance_id.as_str()))
+            .filter(departments::Column::TenantId.eq(r.tenant_id.as_str()))
+            .filter(departments::Column::OrgCode.eq(r.org_code.as_str()))
+            .one(db)
+            .await
+            .map_err(StoreError::from)?
+            .is_some_and(|row| newer(row.source_time, r.time_stamp.at())),
+        KitRequest::AllOrgSync(r) => {
+            let at = r.time_stamp.at();
+            let listed: BTreeSet<String> = r.orgs().iter().map(|o| o.org_code.to_string()).collect();
+            let tenant_rows = || {
+                departments::Entity::find()
+                    .filter(departments::Column::InstanceId.eq(r.instance_id.as_str()))
+                    .filter(departments::Column::TenantId.eq(r.tenant_id.as_str()))
+            };
+            let listed_newer = tenant_rows()
+                .filter(departments::Column::OrgCode.is_in(listed.iter().cloned()))
+                .filter(departments::Column::SourceTime.gt(at))
+                .count(db)
+                .await
+                .map_err(StoreError::from)?;
+            // Nothing the replace would tombstone (or re-stamp) either.
+            let others_older = tenant_rows()
+                .filter(departments::Column::OrgCode.is_not_in(listed.iter().cloned()))
+                .filter(departments::Column::SourceTime.lte(at))
+                .count(db)
+                .await
+                .map_err(StoreError::from)?;
+            listed_newer == listed.len() as u64 && others_older == 0
+        }
+    })
+}
+
+/// An insert refused by a natural key's unique index: another replica inserted the same key
+/// between our read and our write. Retried; the redelivery finds the row and updates it.
+fn inserted<T>(result: Result<T, sea_orm::DbErr>, key: impl FnOnce() -> String) -> Result<(), ProvisioningError> {
+    match result.map_err(StoreError::from) {
+        Ok(_) => Ok(()),
+        Err(e) if e.is_conflict() => Err(ProvisioningError::Contended(key())),
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn seal_client_secret(deps: &Deps, r: &ApplicationSync) -> Result<String, ProvisioningError> {
@@ -110,6 +222,7 @@ async fn tenant<C: ConnectionTrait>(db: &C, r: &TenantSync) -> Result<DomainEven
     match existing {
         Some(row) if !is_current(at, row.source_time) => {}
         Some(row) => {
+            let id = row.id;
             let mut m: tenants::ActiveModel = row.into();
             m.state = Set(state.into());
             m.source_time = Set(at);
@@ -120,13 +233,19 @@ async fn tenant<C: ConnectionTrait>(db: &C, r: &TenantSync) -> Result<DomainEven
                 m.domain_name = Set(r.domain_name.clone());
                 m.order_id = Set(r.order_id.as_ref().map(ToString::to_string));
             }
-            m.update(db).await.map_err(StoreError::from)?;
+            tenants::Entity::update_many()
+                .set(m)
+                .filter(tenants::Column::Id.eq(id))
+                // A newer call committed by another replica since our read wins.
+                .filter(tenants::Column::SourceTime.lte(at))
+                .exec(db)
+                .await
+                .map_err(StoreError::from)?;
         }
-        // Deleting what was never added leaves nothing behind (at most one row per key, and
-        // none for an unknown instance).
-        None if r.flag == SyncFlag::Delete => {}
+        // Deleting what was never added leaves a tombstone, so a late add stays deleted.
         None => {
-            tenants::ActiveModel {
+            let key = format!("tenant {instance}/{}", r.tenant_id.as_str());
+            let row = tenants::ActiveModel {
                 instance_id: Set(instance),
                 tenant_id: Set(r.tenant_id.to_string()),
                 order_id: Set(r.order_id.as_ref().map(ToString::to_string)),
@@ -138,10 +257,8 @@ async fn tenant<C: ConnectionTrait>(db: &C, r: &TenantSync) -> Result<DomainEven
                 source_time: Set(at),
                 updated_at: Set(Utc::now()),
                 ..Default::default()
-            }
-            .insert(db)
-            .await
-            .map_err(StoreError::from)?;
+            };
+            inserted(row.insert(db).await, || key)?;
         }
     }
     Ok(DomainEvent::TenantSynced { instance_id: r.instance_id.clone(), tenant_id: r.tenant_id.clone(), flag: r.flag })
@@ -165,6 +282,7 @@ async fn application<C: ConnectionTrait>(
     match existing {
         Some(row) if !is_current(at, row.source_time) => {}
         Some(row) => {
+            let id = row.id;
             let mut m: applications::ActiveModel = row.into();
             m.state = Set(if deleting { DELETED } else { ACTIVE }.into());
             m.source_time = Set(at);
@@ -174,25 +292,31 @@ async fn application<C: ConnectionTrait>(
             if !deleting {
                 m.client_id = Set(r.client_id.clone());
             }
-            m.update(db).await.map_err(StoreError::from)?;
+            applications::Entity::update_many()
+                .set(m)
+                .filter(applications::Column::Id.eq(id))
+                // A newer call committed by another replica since our read wins.
+                .filter(applications::Column::SourceTime.lte(at))
+                .exec(db)
+                .await
+                .map_err(StoreError::from)?;
         }
-        None if deleting => {}
         None => {
-            applications::ActiveModel {
+            let key = format!("application {instance}/{}/{}", r.tenant_id.as_str(), r.app_id.as_str());
+            let row = applications::ActiveModel {
                 instance_id: Set(instance),
                 tenant_id: Set(r.tenant_id.to_string()),
                 app_id: Set(r.app_id.to_string()),
                 client_id: Set(r.client_id.clone()),
+                // A tombstone keeps no secret (there is none to seal for a delete).
                 client_secret_enc: Set(sealed_secret),
-                state: Set(ACTIVE.into()),
+                state: Set(if deleting { DELETED } else { ACTIVE }.into()),
                 test: Set(r.test_flag),
                 source_time: Set(at),
                 updated_at: Set(Utc::now()),
                 ..Default::default()
-            }
-            .insert(db)
-            .await
-            .map_err(StoreError::from)?;
+            };
+            inserted(row.insert(db).await, || key)?;
         }
     }
     Ok(DomainEvent::ApplicationSynced {
@@ -237,6 +361,7 @@ async fn users<C: ConnectionTrait>(db: &C, r: &AuthSync) -> Result<DomainEvent, 
         match existing {
             Some(row) if !is_current(at, row.source_time) => {}
             Some(row) => {
+                let id = row.id;
                 let mut m: directory_users::ActiveModel = row.into();
                 if !removing {
                     user_fields(&mut m, u);
@@ -244,23 +369,31 @@ async fn users<C: ConnectionTrait>(db: &C, r: &AuthSync) -> Result<DomainEvent, 
                 m.state = Set(state.into());
                 m.source_time = Set(at);
                 m.updated_at = Set(Utc::now());
-                m.update(db).await.map_err(StoreError::from)?;
+                directory_users::Entity::update_many()
+                    .set(m)
+                    .filter(directory_users::Column::Id.eq(id))
+                    // A newer call committed by another replica since our read wins.
+                    .filter(directory_users::Column::SourceTime.lte(at))
+                    .exec(db)
+                    .await
+                    .map_err(StoreError::from)?;
             }
-            None if removing => {}
             None => {
                 let mut m = directory_users::ActiveModel {
                     instance_id: Set(r.instance_id.to_string()),
                     tenant_id: Set(r.tenant_id.to_string()),
                     app_id: Set(r.app_id.to_string()),
                     user_name: Set(u.user_name.clone()),
-                    state: Set(ACTIVE.into()),
+                    state: Set(state.into()),
                     test: Set(r.test_flag),
                     source_time: Set(at),
                     updated_at: Set(Utc::now()),
                     ..Default::default()
                 };
                 user_fields(&mut m, u);
-                m.insert(db).await.map_err(StoreError::from)?;
+                let key =
+                    || format!("user {}/{}/{}/{}", r.instance_id, r.tenant_id.as_str(), r.app_id.as_str(), u.user_name);
+                inserted(m.insert(db).await, key)?;
             }
         }
     }
@@ -273,7 +406,8 @@ async fn users<C: ConnectionTrait>(db: &C, r: &AuthSync) -> Result<DomainEvent, 
     })
 }
 
-/// Upserts (or tombstones) one department unless a newer call already changed it.
+/// Upserts (or tombstones, also when never added) one department unless a newer call already
+/// changed it.
 #[allow(clippy::too_many_arguments)]
 async fn put_department<C: ConnectionTrait>(
     db: &C,
@@ -296,6 +430,7 @@ async fn put_department<C: ConnectionTrait>(
     match existing {
         Some(row) if !is_current(at, row.source_time) => {}
         Some(row) => {
+            let id = row.id;
             let mut m: departments::ActiveModel = row.into();
             if !delete {
                 m.org_name = Set(org_name.to_owned());
@@ -304,25 +439,29 @@ async fn put_department<C: ConnectionTrait>(
             m.state = Set(if delete { DELETED } else { ACTIVE }.into());
             m.source_time = Set(at);
             m.updated_at = Set(Utc::now());
-            m.update(db).await.map_err(StoreError::from)?;
+            departments::Entity::update_many()
+                .set(m)
+                .filter(departments::Column::Id.eq(id))
+                // A newer call committed by another replica since our read wins.
+                .filter(departments::Column::SourceTime.lte(at))
+                .exec(db)
+                .await
+                .map_err(StoreError::from)?;
         }
-        None if delete => {}
         None => {
-            departments::ActiveModel {
+            let row = departments::ActiveModel {
                 instance_id: Set(instance.to_owned()),
                 tenant_id: Set(tenant.to_owned()),
                 org_code: Set(org_code.to_owned()),
                 org_name: Set(org_name.to_owned()),
                 parent_code: Set(parent.map(str::to_owned)),
-                state: Set(ACTIVE.into()),
+                state: Set(if delete { DELETED } else { ACTIVE }.into()),
                 test: Set(test),
                 source_time: Set(at),
                 updated_at: Set(Utc::now()),
                 ..Default::default()
-            }
-            .insert(db)
-            .await
-            .map_err(StoreError::from)?;
+            };
+            inserted(row.insert(db).await, || format!("department {instance}/{tenant}/{org_code}"))?;
         }
     }
     Ok(())

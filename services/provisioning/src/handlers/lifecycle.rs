@@ -10,7 +10,18 @@
 //!   expiry and product, and there is nothing to freeze yet.
 //!
 //! On a released instance every other call is a no-op that succeeds.
+//!
+//! Request order, not handling order: a call can be handled after a later one (a FREEZE whose
+//! provisioner call failed waits out its retry delay while the UNFREEZE after the renewal goes
+//! through; a RENEWAL retried after the UNSUBSCRIBE_RENEWAL_PERIOD that undid it). The instance
+//! records when the ingress accepted the call (the envelope's `occurred_at`) whose effect it
+//! holds, once for its status (`status_requested_at`) and once for its expiry
+//! (`expiry_requested_at`); a status or refresh call accepted before that is acknowledged with no
+//! effect: no provisioner call, no change, no event. A status call whose target state already
+//! holds (UNFREEZE of an active instance) still records its time, so the older FREEZE handled
+//! after it is recognised as older. Across ingress replicas the order is as good as their clocks.
 
+use chrono::{DateTime, Utc};
 use koofill_bus::views::InstanceState;
 use koofill_model::{
     DomainEvent, InstanceId, OrderId, OrderLineId, ProductId,
@@ -100,6 +111,11 @@ pub(super) async fn refresh(deps: &Deps, msg: &Msg<'_>, r: &RefreshInstance) -> 
     if repo::has_transition(&deps.db, &r.instance_id, &key).await? {
         return no_effect(deps, msg).await;
     }
+    let requested = msg.env.occurred_at;
+    if is_older(requested, row.expiry_requested_at) {
+        tracing::info!(scene = %r.scene, %requested, "a later refresh set the expiry already; ignored");
+        return no_effect(deps, msg).await;
+    }
     let test = msg.env.test;
     // Renewal with change: the new SKU is only in the order (spec §1.5).
     let order = if r.scene == RefreshScene::RenewalChange {
@@ -135,6 +151,7 @@ pub(super) async fn refresh(deps: &Deps, msg: &Msg<'_>, r: &RefreshInstance) -> 
     // The expiry is set to the value sent, never extended: repeating the call changes nothing.
     let mut changes = product.as_ref().map(product_changes).unwrap_or_default();
     changes.expire_time = Set(Some(expire_time));
+    changes.expiry_requested_at = Set(Some(requested));
     repo::update_instance(&txn, &r.instance_id, row.version, changes).await?;
     let state = repo::parse_state(&row.state);
     let recorded = repo::add_transition(
@@ -173,8 +190,14 @@ pub(super) async fn status(deps: &Deps, msg: &Msg<'_>, r: &UpdateInstanceStatus)
         Found::Released => return no_effect(deps, msg).await,
     };
     let test = msg.env.test;
+    let requested = msg.env.occurred_at;
+    if is_older(requested, row.status_requested_at) {
+        tracing::info!(status = ?r.status, %requested, "a later status change was applied already; ignored");
+        return no_effect(deps, msg).await;
+    }
     let state = repo::parse_state(&row.state);
-    // Target state: freezing a frozen instance (or unfreezing an active one) is already done.
+    // Target state: freezing a frozen instance (or unfreezing an active one) is already done;
+    // only its time is recorded.
     let (to, change, step, event) = match (r.status, state) {
         (InstanceStatus::Freeze, InstanceState::Active) => (
             InstanceState::Frozen,
@@ -188,7 +211,7 @@ pub(super) async fn status(deps: &Deps, msg: &Msg<'_>, r: &UpdateInstanceStatus)
             "unfreeze",
             DomainEvent::InstanceUnfrozen { instance_id: r.instance_id.clone() },
         ),
-        _ => return no_effect(deps, msg).await,
+        _ => return reached(deps, msg, &row, requested).await,
     };
     deps.provisioners.for_order(test).apply(&msg.follow_up(change.step()), test, &change).await?;
 
@@ -196,7 +219,11 @@ pub(super) async fn status(deps: &Deps, msg: &Msg<'_>, r: &UpdateInstanceStatus)
     if !inbox::claim(&txn, msg.consumer, &msg.env.id).await? {
         return Ok(());
     }
-    let changes = instances::ActiveModel { state: Set(repo::state_name(to).to_owned()), ..Default::default() };
+    let changes = instances::ActiveModel {
+        state: Set(repo::state_name(to).to_owned()),
+        status_requested_at: Set(Some(requested)),
+        ..Default::default()
+    };
     repo::update_instance(&txn, &r.instance_id, row.version, changes).await?;
     repo::add_transition(
         &txn,
@@ -217,6 +244,33 @@ pub(super) async fn status(deps: &Deps, msg: &Msg<'_>, r: &UpdateInstanceStatus)
     txn.commit().await.map_err(StoreError::from)?;
     deps.wake_relay();
     publish_view(deps, &r.instance_id).await
+}
+
+/// A status call whose target state already holds: no provisioner call and no event, but its
+/// time is recorded, so an older call handled after it changes nothing.
+async fn reached(
+    deps: &Deps,
+    msg: &Msg<'_>,
+    row: &instances::Model,
+    requested: DateTime<Utc>,
+) -> Result<(), ProvisioningError> {
+    if row.status_requested_at.is_some_and(|t| t >= requested) {
+        return no_effect(deps, msg).await;
+    }
+    let id = InstanceId::from(row.instance_id.as_str());
+    let txn = deps.db.begin().await.map_err(StoreError::from)?;
+    if !inbox::claim(&txn, msg.consumer, &msg.env.id).await? {
+        return Ok(());
+    }
+    let changes = instances::ActiveModel { status_requested_at: Set(Some(requested)), ..Default::default() };
+    repo::update_instance(&txn, &id, row.version, changes).await?;
+    txn.commit().await.map_err(StoreError::from)?;
+    Ok(())
+}
+
+/// Whether a call accepted at `requested` is older than the one whose effect the instance holds.
+fn is_older(requested: DateTime<Utc>, applied: Option<DateTime<Utc>>) -> bool {
+    applied.is_some_and(|applied| requested < applied)
 }
 
 pub(super) async fn release(deps: &Deps, msg: &Msg<'_>, r: &ReleaseInstance) -> Result<(), ProvisioningError> {

@@ -2,7 +2,8 @@
 //! `provisioning-order` (orderNotify) and `provisioning-kit` (the enterprise directory).
 //!
 //! Every handler follows the same recipe (house style §6.3): decode and re-validate; skip what
-//! the inbox says was processed; make outside calls (query order, the provisioner) with stable
+//! the inbox says was processed (SaaS messages still rewrite the instance view from the
+//! database); make outside calls (query order, the provisioner) with stable
 //! ids; then one transaction with the inbox row, the domain rows and the outbox events; after
 //! the commit, the instance view and a nudge to the relay.
 
@@ -14,7 +15,7 @@ mod order_notify;
 use std::sync::Arc;
 
 use koofill_bus::consumer::{Delivery, Handler};
-use koofill_model::{BasicRequest, Envelope, InboundCallback};
+use koofill_model::{BasicRequest, Envelope, InboundCallback, InstanceId};
 use koofill_store::inbox;
 use tracing::Instrument;
 
@@ -57,15 +58,48 @@ async fn accept<'a>(
     consumer: &'static str,
 ) -> Result<Option<Msg<'a>>, ProvisioningError> {
     let env: Envelope<InboundCallback> = delivery.decode()?;
-    if inbox::is_processed(&deps.db, consumer, &env.id).await? {
-        tracing::debug!(event_id = %env.id, "already processed");
+    if is_processed(deps, consumer, &env).await? {
         return Ok(None);
     }
     Ok(Some(Msg { env, delivery, consumer }))
 }
 
+async fn is_processed(
+    deps: &Deps,
+    consumer: &'static str,
+    env: &Envelope<InboundCallback>,
+) -> Result<bool, ProvisioningError> {
+    let processed = inbox::is_processed(&deps.db, consumer, &env.id).await?;
+    if processed {
+        tracing::debug!(event_id = %env.id, "already processed");
+    }
+    Ok(processed)
+}
+
+/// The instance a SaaS lifecycle request is about.
+fn saas_instance(env: &Envelope<InboundCallback>, request: &BasicRequest) -> Result<InstanceId, ProvisioningError> {
+    Ok(match request {
+        BasicRequest::NewInstance(r) => env.data.instance_id.clone().unwrap_or_else(|| r.instance_id()),
+        BasicRequest::RefreshInstance(r) => r.instance_id.clone(),
+        BasicRequest::UpdateInstanceStatus(r) => r.instance_id.clone(),
+        BasicRequest::ReleaseInstance(r) => r.instance_id.clone(),
+        BasicRequest::UpgradeInstance(r) => r.instance_id.clone(),
+        other => {
+            return Err(ProvisioningError::Invalid(format!(
+                "{} does not belong on the SaaS lifecycle subject",
+                other.activity()
+            )));
+        }
+    })
+}
+
 /// `provisioning-saas`: newInstance, refreshInstance, updateInstanceStatus, releaseInstance,
 /// upgradeInstance.
+///
+/// A message the inbox already knows still rewrites the instance view from the database: the
+/// view is written after the commit, so a crash or a KV failure in between would otherwise leave
+/// it behind for good (queryInstance answering `000004` for an active instance), since every
+/// redelivery and every resend of that message is skipped by the inbox.
 #[derive(Debug, Clone)]
 pub struct SaasHandler {
     pub(crate) deps: Arc<Deps>,
@@ -76,24 +110,23 @@ impl Handler for SaasHandler {
 
     async fn handle(&self, delivery: &Delivery) -> Result<(), ProvisioningError> {
         let deps = &*self.deps;
-        let Some(msg) = accept(deps, delivery, SAAS).await? else { return Ok(()) };
-        let request = msg.env.data.basic_request()?;
-        let instance_id = match &request {
-            BasicRequest::NewInstance(r) => msg.env.data.instance_id.clone().unwrap_or_else(|| r.instance_id()),
-            BasicRequest::RefreshInstance(r) => r.instance_id.clone(),
-            BasicRequest::UpdateInstanceStatus(r) => r.instance_id.clone(),
-            BasicRequest::ReleaseInstance(r) => r.instance_id.clone(),
-            BasicRequest::UpgradeInstance(r) => r.instance_id.clone(),
-            other => {
-                return Err(ProvisioningError::Invalid(format!(
-                    "{} does not belong on the SaaS lifecycle subject",
-                    other.activity()
-                )));
-            }
+        let env: Envelope<InboundCallback> = delivery.decode()?;
+        let request = match env.data.basic_request() {
+            Ok(request) => request,
+            // Processed when it was still valid (a replay after a model change): nothing to do.
+            Err(_) if is_processed(deps, SAAS, &env).await? => return Ok(()),
+            Err(e) => return Err(e.into()),
         };
+        let instance_id = saas_instance(&env, &request)?;
+        // The lock comes first, so the repair below cannot overwrite a view written by a newer
+        // change of the same instance in this process.
         let _turn = deps.locks.lock(instance_id.as_str()).await;
         let span = tracing::info_span!("saas", activity = %request.activity(), instance_id = %instance_id);
         let work = async {
+            if is_processed(deps, SAAS, &env).await? {
+                return create::publish_view(deps, &instance_id).await;
+            }
+            let msg = Msg { env, delivery, consumer: SAAS };
             match request {
                 BasicRequest::NewInstance(r) => create::handle(deps, &msg, &instance_id, &r).await,
                 BasicRequest::RefreshInstance(r) => lifecycle::refresh(deps, &msg, &r).await,
@@ -128,7 +161,8 @@ impl Handler for OrderHandler {
     }
 }
 
-/// `provisioning-kit`: tenantSync, applicationSync, authSync, singleOrgSync, allOrgSync.
+/// `provisioning-kit`: tenantSync, applicationSync, authSync, singleOrgSync, allOrgSync, one
+/// tenant's messages at a time.
 #[derive(Debug, Clone)]
 pub struct KitHandler {
     pub(crate) deps: Arc<Deps>,
@@ -139,9 +173,21 @@ impl Handler for KitHandler {
 
     async fn handle(&self, delivery: &Delivery) -> Result<(), ProvisioningError> {
         let deps = &*self.deps;
-        let Some(msg) = accept(deps, delivery, KIT).await? else { return Ok(()) };
-        let request =
-            msg.env.data.kit_request().ok_or_else(|| ProvisioningError::Invalid("not a Kit callback".into()))??;
+        let env: Envelope<InboundCallback> = delivery.decode()?;
+        let request = match env.data.kit_request() {
+            Some(Ok(request)) => request,
+            // Processed when it was still valid (a replay after a model change): nothing to do.
+            _ if is_processed(deps, KIT, &env).await? => return Ok(()),
+            Some(Err(e)) => return Err(e.into()),
+            None => return Err(ProvisioningError::Invalid("not a Kit callback".into())),
+        };
+        // One message per tenant at a time: two adds of the same natural key must not both find
+        // no row and both insert (across replicas, the conflict is retried instead).
+        let _turn = deps.locks.lock(&kit::lock_key(&request)).await;
+        if is_processed(deps, KIT, &env).await? {
+            return Ok(());
+        }
+        let msg = Msg { env, delivery, consumer: KIT };
         kit::handle(deps, &msg, &request).await
     }
 }

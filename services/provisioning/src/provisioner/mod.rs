@@ -23,7 +23,7 @@ use koofill_model::{
 use serde::{Deserialize, Serialize};
 
 pub use template::{TemplateProvisioner, generate_password};
-pub use webhook::{WebhookOptions, WebhookProvisioner};
+pub use webhook::{WebhookOptions, WebhookProvisioner, change_check_budget};
 
 /// Longest `frontEndUrl` / `adminUrl` KooGallery accepts (String(512)).
 pub const URL_MAX: usize = 512;
@@ -35,7 +35,8 @@ pub const SEALED_CREDENTIAL_MAX: usize = 128;
 /// Errors of a provisioner call.
 #[derive(Debug, thiserror::Error)]
 pub enum ProvisionerError {
-    /// The ISV answered with a non-2xx status on every attempt.
+    /// The ISV answered with a non-2xx status: a permanent one (a 4xx other than 408 and 429),
+    /// or a temporary one on every attempt.
     #[error("ISV answered HTTP {status} to {step}")]
     Status {
         /// The step.
@@ -48,7 +49,7 @@ pub enum ProvisionerError {
     Unreachable {
         /// The step.
         step: &'static str,
-        /// The last cause.
+        /// The last cause, without the URL (its query may carry a token).
         #[source]
         source: reqwest::Error,
     },
@@ -64,10 +65,22 @@ pub enum ProvisionerError {
 
 impl ProvisionerError {
     /// Whether a later attempt may succeed. An unusable answer is not retried automatically
-    /// (it would be the same); the message is dead-lettered and can be redriven after a fix.
+    /// (it would be the same), nor is a client error (a 4xx other than 408 Request Timeout and
+    /// 429 Too Many Requests: the ISV refused the request itself, e.g. a bad signature or an
+    /// invalid body); the message is dead-lettered and can be redriven after a fix.
     pub fn is_retryable(&self) -> bool {
-        !matches!(self, Self::InvalidAnswer { .. })
+        match self {
+            Self::Status { status, .. } => is_temporary_status(*status),
+            Self::Unreachable { .. } => true,
+            Self::InvalidAnswer { .. } => false,
+        }
     }
+}
+
+/// Whether an HTTP error status may go away by itself: 5xx, 408, 429 (and anything outside
+/// 4xx). Other 4xx answers are the same on every attempt.
+pub fn is_temporary_status(status: u16) -> bool {
+    !(400..500).contains(&status) || status == 408 || status == 429
 }
 
 /// The product an instance is for.

@@ -2,6 +2,17 @@
 //! Standard Webhooks way (`webhook-id`, `webhook-timestamp`, `webhook-signature`), retried with
 //! backoff, and every attempt is recorded in `provisioner_calls`.
 //!
+//! Retried within one delivery: timeouts, connection failures, 5xx, 408 and 429. A 4xx other
+//! than those (400, 401, 403, 404, 422…) is the ISV refusing the request itself: it is not
+//! repeated, and the error is permanent (the message is dead-lettered at once, redrivable after
+//! a fix). `instance.release` takes 404 and 410 as success.
+//!
+//! The change check is a question the ingress is waiting on (`ingress.change_check_timeout_ms`),
+//! so it gets a single attempt bounded by [`WebhookOptions::change_check_timeout`]; when that
+//! passes, the configured default answers.
+//!
+//! Errors are recorded and reported without the endpoint's URL (its query may carry a token).
+//!
 //! Body: `{"id": <call id>, "type": "instance.create", "test": false, "data": {...}}`. The body
 //! and `webhook-id` are the same on every attempt, so the ISV can deduplicate; only the
 //! timestamp header and signature change.
@@ -30,6 +41,10 @@ pub struct WebhookOptions {
     pub backoff: Duration,
     /// Longest pause between attempts.
     pub max_backoff: Duration,
+    /// Timeout of the change check's single attempt; below the ingress's wait for the verdict
+    /// (the worker derives it from `ingress.change_check_timeout_ms`, see
+    /// [`change_check_budget`]).
+    pub change_check_timeout: Duration,
 }
 
 impl Default for WebhookOptions {
@@ -39,8 +54,24 @@ impl Default for WebhookOptions {
             attempts: 4,
             backoff: Duration::from_millis(200),
             max_backoff: Duration::from_secs(2),
+            change_check_timeout: change_check_budget(Duration::from_millis(1500)),
         }
     }
+}
+
+/// What the ingress's wait leaves for asking the ISV: `ingress_wait` minus a margin for the
+/// instance look-up and the two NATS hops (300 ms, at most half the wait).
+pub fn change_check_budget(ingress_wait: Duration) -> Duration {
+    const MARGIN: Duration = Duration::from_millis(300);
+    ingress_wait.saturating_sub(MARGIN).max(ingress_wait / 2)
+}
+
+/// How many times, and with what timeout, one step is tried within a delivery.
+#[derive(Debug, Clone, Copy)]
+struct Attempts {
+    count: u32,
+    /// Overrides the client's timeout.
+    timeout: Option<Duration>,
 }
 
 /// POSTs lifecycle steps to the ISV's endpoint.
@@ -68,6 +99,11 @@ impl WebhookProvisioner {
         Ok(Self { http, url: url.into(), secret, options, db })
     }
 
+    /// Lifecycle and directory steps: several attempts, the client's timeout.
+    fn step_attempts(&self) -> Attempts {
+        Attempts { count: self.options.attempts, timeout: None }
+    }
+
     /// Sends one step with retries; returns the status and body of the first 2xx answer (or of
     /// an answer `accept` takes as success).
     async fn send(
@@ -77,12 +113,13 @@ impl WebhookProvisioner {
         instance_id: Option<&InstanceId>,
         body: &Value,
         accept: impl Fn(u16) -> bool,
+        attempts: Attempts,
     ) -> Result<(u16, bytes::Bytes), ProvisionerError> {
         let payload = serde_json::to_vec(body)
             .map_err(|e| ProvisionerError::InvalidAnswer { step, reason: format!("request not encodable: {e}") })?;
         let mut delay = self.options.backoff;
         let mut last: Option<ProvisionerError> = None;
-        for attempt in 1..=self.options.attempts.max(1) {
+        for attempt in 1..=attempts.count.max(1) {
             if attempt > 1 {
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(self.options.max_backoff);
@@ -90,16 +127,18 @@ impl WebhookProvisioner {
             let started = Instant::now();
             let at = Utc::now();
             let ts = at.timestamp();
-            let result = self
+            let mut request = self
                 .http
                 .post(&self.url)
                 .header("content-type", "application/json")
                 .header(ID_HEADER, call_id)
                 .header(TIMESTAMP_HEADER, ts.to_string())
                 .header(SIGNATURE_HEADER, self.secret.sign(call_id, ts, &payload))
-                .body(payload.clone())
-                .send()
-                .await;
+                .body(payload.clone());
+            if let Some(timeout) = attempts.timeout {
+                request = request.timeout(timeout);
+            }
+            let result = request.send().await;
             let answer = match result {
                 Ok(response) => {
                     let status = response.status().as_u16();
@@ -110,6 +149,8 @@ impl WebhookProvisioner {
                 }
                 Err(e) => Err(e),
             };
+            // The URL may carry a token in its query: keep it out of records, logs and errors.
+            let answer = answer.map_err(reqwest::Error::without_url);
             let elapsed = started.elapsed();
             match answer {
                 Ok((status, body)) if (200..300).contains(&status) || accept(status) => {
@@ -120,7 +161,11 @@ impl WebhookProvisioner {
                     self.record(instance_id, step, call_id, attempt, "http_error", Some(status), elapsed, None, at)
                         .await;
                     tracing::warn!(step, attempt, status, "provisioner webhook answered an error");
-                    last = Some(ProvisionerError::Status { step, status });
+                    let error = ProvisionerError::Status { step, status };
+                    if !error.is_retryable() {
+                        return Err(error); // the same request would be refused again
+                    }
+                    last = Some(error);
                 }
                 Err(e) => {
                     let outcome = if e.is_timeout() { "timeout" } else { "unreachable" };
@@ -176,7 +221,8 @@ impl Provisioner for WebhookProvisioner {
     async fn create(&self, call_id: &str, request: &CreateRequest) -> Result<PlainAppInfo, ProvisionerError> {
         const STEP: &str = "instance.create";
         let body = envelope(call_id, STEP, request.test, request);
-        let (_, answer) = self.send(STEP, call_id, Some(&request.instance_id), &body, |_| false).await?;
+        let (_, answer) =
+            self.send(STEP, call_id, Some(&request.instance_id), &body, |_| false, self.step_attempts()).await?;
         let value: Value = serde_json::from_slice(&answer)
             .map_err(|e| ProvisionerError::InvalidAnswer { step: STEP, reason: format!("not JSON: {e}") })?;
         // `{"appInfo": {...}}` as documented; a bare appInfo object is accepted too.
@@ -198,7 +244,8 @@ impl Provisioner for WebhookProvisioner {
         }
         // Releasing something the ISV no longer has is success.
         let gone_is_fine = matches!(change, Change::Release { .. });
-        self.send(step, call_id, change.instance_id(), &body, |s| gone_is_fine && (s == 404 || s == 410)).await?;
+        let gone = |s| gone_is_fine && (s == 404 || s == 410);
+        self.send(step, call_id, change.instance_id(), &body, gone, self.step_attempts()).await?;
         Ok(())
     }
 
@@ -212,7 +259,10 @@ impl Provisioner for WebhookProvisioner {
         // A question, not a change: a fresh id each time.
         let call_id = format!("changeInstanceCheck:{instance_id}:{}", Utc::now().timestamp_millis());
         let body = envelope(&call_id, STEP, test, &json!({ "instance_id": instance_id, "product_info": product }));
-        let (_, answer) = self.send(STEP, &call_id, Some(instance_id), &body, |_| false).await?;
+        // The ingress answers KooGallery with the default when our verdict is late: one attempt,
+        // bounded so that the verdict (or the failure) arrives while it still waits.
+        let once = Attempts { count: 1, timeout: Some(self.options.change_check_timeout) };
+        let (_, answer) = self.send(STEP, &call_id, Some(instance_id), &body, |_| false, once).await?;
         serde_json::from_slice(&answer)
             .map_err(|e| ProvisionerError::InvalidAnswer { step: STEP, reason: format!("verdict: {e}") })
     }

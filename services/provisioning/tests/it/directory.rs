@@ -4,7 +4,6 @@
 use koofill_model::KitInterface;
 use koofill_signing::client_secret::{self, OaepVariant};
 use koofill_store::{
-    SecretBox,
     entities::{applications, departments, directory_users, tenants},
     sea_orm::{ColumnTrait, EntityTrait, QueryFilter},
 };
@@ -23,7 +22,7 @@ fn tenant(instance: &str, flag: u8, name: &str, secs: u32) -> Value {
 }
 
 #[tokio::test]
-async fn tenant_sync_adds_twice_modifies_and_deletes_twice_leaving_one_row_at_most() {
+async fn tenant_sync_adds_twice_modifies_and_deletes_twice_leaving_one_row_per_key() {
     let app = TestWorker::start().await;
     for body in [
         tenant("inst-1", 1, "Acme", 1),
@@ -31,7 +30,7 @@ async fn tenant_sync_adds_twice_modifies_and_deletes_twice_leaving_one_row_at_mo
         tenant("inst-1", 2, "Acme Ltd", 3),
         tenant("inst-1", 0, "Acme Ltd", 4),
         tenant("inst-1", 0, "Acme Ltd", 5),
-        // Deletes for an instance nobody created succeed and leave nothing behind.
+        // Deletes for an instance nobody created succeed and leave one tombstone.
         tenant("never-created", 0, "X", 6),
         tenant("never-created", 0, "X", 7),
     ] {
@@ -39,26 +38,35 @@ async fn tenant_sync_adds_twice_modifies_and_deletes_twice_leaving_one_row_at_mo
     }
     app.settle().await;
     let rows = tenants::Entity::find().all(app.worker.db()).await.unwrap();
-    assert_eq!(rows.len(), 1, "{rows:?}");
-    assert_eq!((rows[0].state.as_str(), rows[0].name.as_str()), ("deleted", "Acme Ltd"));
-    // An older add arriving late (a retry) does not bring it back.
-    app.send_kit(
-        KitInterface::TenantSync,
-        tenant("inst-1", 1, "Acme", 0)
-            .as_object()
-            .map(|o| {
-                let mut o = o.clone();
-                o.insert("name".into(), "Stale".into());
-                Value::Object(o)
-            })
-            .unwrap(),
-    )
-    .await;
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    let row = |instance: &str| rows.iter().find(|r| r.instance_id == instance).unwrap().clone();
+    assert_eq!((row("inst-1").state.as_str(), row("inst-1").name.as_str()), ("deleted", "Acme Ltd"));
+    assert_eq!(row("never-created").state, "deleted");
+    // Older adds arriving late (a retry) do not bring them back, whether the row existed or not.
+    app.send_kit(KitInterface::TenantSync, tenant("inst-1", 1, "Stale", 0)).await;
+    app.send_kit(KitInterface::TenantSync, tenant("never-created", 1, "Stale", 5)).await;
     app.settle().await;
     let rows = tenants::Entity::find().all(app.worker.db()).await.unwrap();
-    assert_eq!((rows.len(), rows[0].state.as_str()), (1, "deleted"));
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert!(rows.iter().all(|r| r.state == "deleted" && r.name != "Stale"), "{rows:?}");
     let synced = app.events().await.iter().filter(|e| e.r#type == "tenant.synced").count();
-    assert_eq!(synced, 8, "every accepted call is acknowledged with its event");
+    assert_eq!(synced, 7, "one event per call that changed something; none for the stale ones");
+}
+
+#[tokio::test]
+async fn adds_of_one_key_handled_at_once_all_succeed() {
+    let app = TestWorker::start().await;
+    // Twelve calls for the same (instance, tenant) handled concurrently: none may find no row
+    // and then collide on the unique key (PostgreSQL would refuse the second insert).
+    for secs in 1..=12 {
+        app.send_kit(KitInterface::TenantSync, tenant("inst-c", 1, &format!("Acme {secs}"), secs)).await;
+    }
+    app.run_until_idle(std::time::Duration::from_secs(20)).await;
+    let letters = koofill_provisioning::cli::list_dead_letters(app.worker.bus()).await.unwrap();
+    assert!(letters.is_empty(), "{letters:?}");
+    let rows = tenants::Entity::find().all(app.worker.db()).await.unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!((rows[0].state.as_str(), rows[0].name.as_str()), ("active", "Acme 12"), "the newest call wins");
 }
 
 fn auth(user_list: Value, flag: u8, secs: u32) -> Value {
@@ -142,7 +150,7 @@ async fn application_sync_stores_the_decrypted_client_secret_sealed() {
     assert_eq!(rows.len(), 1);
     let stored = rows[0].client_secret_enc.clone().unwrap();
     assert!(!stored.contains("the-oauth-secret"));
-    let opener = SecretBox::derive(client_secret_pem().as_bytes(), "applications.client_secret");
+    let opener = koofill_provisioning::client_secret::sealer(client_secret_pem()).unwrap();
     assert_eq!(opener.open(&stored).unwrap(), "the-oauth-secret");
     app.send_kit(KitInterface::ApplicationSync, body(0, 3)).await;
     app.settle().await;

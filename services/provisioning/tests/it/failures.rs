@@ -2,6 +2,7 @@
 //! poison messages in the dead-letter queue.
 
 use std::{
+    collections::{HashMap, VecDeque},
     net::SocketAddr,
     sync::{
         Arc, Mutex,
@@ -12,15 +13,19 @@ use std::{
 
 use async_nats::HeaderMap;
 use axum::{Router, body::Bytes, extract::State, http::HeaderMap as HttpHeaders, routing::post};
-use koofill_bus::{Publisher, names};
-use koofill_model::{Envelope, Family, InboundCallback};
-use koofill_provisioning::{BuildOptions, Worker, cli, provisioner::WebhookOptions};
+use koofill_bus::{Publisher, names, rpc};
+use koofill_config::ConsumerConfig;
+use koofill_model::{Envelope, Family, InboundCallback, KitInterface, basic::ChangeProductInfo};
+use koofill_provisioning::{
+    BuildOptions, ChangeCheckReply, ChangeCheckRequest, Worker, cli, provisioner::WebhookOptions,
+};
 use koofill_signing::webhook::WebhookSecret;
 use koofill_store::{
-    entities::{instances, provisioner_calls},
-    sea_orm::{ConnectionTrait, EntityTrait, PaginatorTrait, TransactionTrait},
+    entities::{instances, provisioner_calls, tenants},
+    sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, TransactionTrait},
 };
 use serde_json::json;
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::support::{PREFIX, TestWorker, instance_id, new_instance};
@@ -32,6 +37,33 @@ struct Isv {
     fail_first: Arc<AtomicU32>,
     hang_first: Arc<AtomicU32>,
     seen: Arc<Mutex<Vec<(String, String)>>>,
+    /// Per step: the statuses to answer its next calls with, in order; then it succeeds.
+    script: Arc<Mutex<HashMap<String, VecDeque<u16>>>>,
+    /// Per step: each call waits for a permit (a step never given one hangs).
+    held: Arc<Mutex<HashMap<String, Arc<Semaphore>>>>,
+    /// (step, status) of every answer given.
+    answers: Arc<Mutex<Vec<(String, u16)>>>,
+}
+
+impl Isv {
+    fn script(&self, step: &str, statuses: impl IntoIterator<Item = u16>) {
+        self.script.lock().unwrap().insert(step.to_owned(), statuses.into_iter().collect());
+    }
+
+    /// Holds every call of `step` until a permit is added to the returned gate.
+    fn hold(&self, step: &str) -> Arc<Semaphore> {
+        let gate = Arc::new(Semaphore::new(0));
+        self.held.lock().unwrap().insert(step.to_owned(), Arc::clone(&gate));
+        gate
+    }
+
+    fn calls(&self, step: &str) -> usize {
+        self.seen.lock().unwrap().iter().filter(|(_, s)| s == step).count()
+    }
+
+    fn answered(&self, step: &str, status: u16) -> usize {
+        self.answers.lock().unwrap().iter().filter(|(s, code)| s == step && *code == status).count()
+    }
 }
 
 async fn isv_hook(State(isv): State<Isv>, headers: HttpHeaders, body: Bytes) -> (axum::http::StatusCode, String) {
@@ -50,16 +82,27 @@ async fn isv_hook(State(isv): State<Isv>, headers: HttpHeaders, body: Bytes) -> 
     let step =
         serde_json::from_slice::<serde_json::Value>(&body).unwrap()["type"].as_str().unwrap_or_default().to_owned();
     isv.seen.lock().unwrap().push((h("webhook-id"), step.clone()));
-    if !verified {
-        return (axum::http::StatusCode::UNAUTHORIZED, String::new());
-    }
+    let (status, answer) = if verified { isv_answer(&isv, &step).await } else { (401, String::new()) };
+    isv.answers.lock().unwrap().push((step, status));
+    (axum::http::StatusCode::from_u16(status).unwrap(), answer)
+}
+
+async fn isv_answer(isv: &Isv, step: &str) -> (u16, String) {
     if isv.hang_first.load(Ordering::SeqCst) > 0 {
         isv.hang_first.fetch_sub(1, Ordering::SeqCst);
         tokio::time::sleep(Duration::from_secs(30)).await;
     }
+    let gate = isv.held.lock().unwrap().get(step).cloned();
+    if let Some(gate) = gate {
+        gate.acquire().await.unwrap().forget();
+    }
     if isv.fail_first.load(Ordering::SeqCst) > 0 {
         isv.fail_first.fetch_sub(1, Ordering::SeqCst);
-        return (axum::http::StatusCode::SERVICE_UNAVAILABLE, "busy".into());
+        return (503, "busy".into());
+    }
+    let scripted = isv.script.lock().unwrap().get_mut(step).and_then(VecDeque::pop_front);
+    if let Some(status) = scripted {
+        return (status, "no".into());
     }
     let answer = if step == "instance.create" {
         json!({"appInfo": {"frontEndUrl": "https://isv.example.com/t/acme", "adminUrl": "https://isv.example.com/admin",
@@ -67,7 +110,7 @@ async fn isv_hook(State(isv): State<Isv>, headers: HttpHeaders, body: Bytes) -> 
     } else {
         json!({})
     };
-    (axum::http::StatusCode::OK, answer.to_string())
+    (200, answer.to_string())
 }
 
 async fn start_isv(isv: Isv) -> SocketAddr {
@@ -78,10 +121,8 @@ async fn start_isv(isv: Isv) -> SocketAddr {
     addr
 }
 
-async fn webhook_worker(isv: &Isv, timeout_ms: &str) -> TestWorker {
-    let addr = start_isv(isv.clone()).await;
-    let url = format!("http://{addr}/hooks");
-    let options = BuildOptions {
+fn webhook_options() -> BuildOptions {
+    BuildOptions {
         reconcile_bus: false,
         webhook: Some(WebhookOptions {
             attempts: 4,
@@ -89,15 +130,23 @@ async fn webhook_worker(isv: &Isv, timeout_ms: &str) -> TestWorker {
             max_backoff: Duration::from_millis(100),
             ..WebhookOptions::default()
         }),
-    };
+    }
+}
+
+async fn webhook_worker(isv: &Isv, timeout_ms: &str) -> TestWorker {
+    let addr = start_isv(isv.clone()).await;
+    webhook_worker_at(&format!("http://{addr}/hooks"), timeout_ms).await
+}
+
+async fn webhook_worker_at(url: &str, timeout_ms: &str) -> TestWorker {
     TestWorker::start_with(
         &[
             ("KOOFILL__PROVISIONER__KIND", "webhook"),
-            ("KOOFILL__PROVISIONER__WEBHOOK_URL", &url),
+            ("KOOFILL__PROVISIONER__WEBHOOK_URL", url),
             ("KOOFILL__PROVISIONER__WEBHOOK_SECRET", WEBHOOK_SECRET),
             ("KOOFILL__PROVISIONER__TIMEOUT_MS", timeout_ms),
         ],
-        options,
+        webhook_options(),
     )
     .await
 }
@@ -217,23 +266,62 @@ impl Outage {
 }
 
 #[tokio::test]
-async fn a_database_outage_is_retried_and_caught_up_with_nothing_lost() {
-    let app = TestWorker::start_with(&[("KOOFILL__CONSUMER__MAX_DELIVER", "20")], BuildOptions::default()).await;
+async fn a_database_outage_is_retried_and_caught_up_with_nothing_lost_within_the_default_budget() {
+    // The default retry budget is meant to outlast a five-minute outage at the default delays.
+    // Every duration here is that scenario scaled down 50 times (delays from 20 ms, a 6 s
+    // outage); the number of deliveries is the default itself.
+    const SCALE: u32 = 50;
+    let defaults = ConsumerConfig::default();
+    let max_deliver = defaults.max_deliver.to_string();
+    let nak_base = (defaults.nak_base_delay_ms / u64::from(SCALE)).to_string();
+    let nak_max = (defaults.nak_max_delay_ms / u64::from(SCALE)).to_string();
+    let outage_len = Duration::from_secs(5 * 60) / SCALE;
+    let app = TestWorker::start_with(
+        &[
+            ("KOOFILL__CONSUMER__MAX_DELIVER", &max_deliver),
+            ("KOOFILL__CONSUMER__NAK_BASE_DELAY_MS", &nak_base),
+            ("KOOFILL__CONSUMER__NAK_MAX_DELAY_MS", &nak_max),
+        ],
+        BuildOptions::default(),
+    )
+    .await;
     let orders = ["GENOUT1", "GENOUT2", "GENOUT3"];
     let outage = database_outage(&app).await;
     for o in orders {
         app.send_basic(new_instance(o, false)).await;
     }
-    // Every attempt during the outage fails and is retried later.
-    let failing = tokio::time::timeout(Duration::from_secs(8), app.worker.drain()).await;
-    assert!(!matches!(failing, Ok(Ok(n)) if n == 0), "the messages were attempted");
+    // Through the whole outage the worker keeps taking the messages; every attempt fails and is
+    // retried later. (A drain cut short leaves its message to be redelivered after ack_wait.)
+    let started = tokio::time::Instant::now();
+    while let Some(left) = outage_len.checked_sub(started.elapsed()) {
+        let _ = tokio::time::timeout(left, app.worker.drain()).await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let stream = app.worker.bus().js.get_stream(names::stream(PREFIX, names::INBOUND)).await.unwrap();
+    let mut consumer: async_nats::jetstream::consumer::PullConsumer =
+        stream.get_consumer("provisioning-saas").await.unwrap();
+    let delivered = consumer.info().await.unwrap().delivered.consumer_sequence;
+    assert!(delivered >= orders.len() as u64, "every message was attempted during the outage ({delivered} deliveries)");
+    assert!(cli::list_dead_letters(app.worker.bus()).await.unwrap().is_empty(), "nothing given up during the outage");
+
     outage.end().await;
+    // The retries now wait up to 64 base delays each: drain until they have all come through.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    for o in orders {
+        while app.state(&instance_id(o)).await.as_deref() != Some("active") {
+            assert!(tokio::time::Instant::now() < deadline, "{o} was not caught up");
+            app.worker.drain().await.unwrap();
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
     app.settle().await;
     for o in orders {
         let id = instance_id(o);
         assert_eq!(app.state(&id).await.as_deref(), Some("active"), "{o}");
         assert_eq!(app.event_counts(&id).await.get("instance.active"), Some(&1), "{o}");
     }
+    let letters = cli::list_dead_letters(app.worker.bus()).await.unwrap();
+    assert!(letters.is_empty(), "{letters:?}");
 }
 
 #[tokio::test]
@@ -280,4 +368,169 @@ async fn poison_messages_are_dead_lettered_with_their_payload_and_can_be_redrive
     assert_eq!(app.event_counts(&id).await.get("instance.active"), Some(&1));
     let left = cli::list_dead_letters(app.worker.bus()).await.unwrap();
     assert_eq!(left.len(), 1, "the redriven letter is gone, the garbage stays");
+}
+
+#[tokio::test]
+async fn a_client_error_from_the_isv_is_final_at_once_while_429_is_retried() {
+    let isv = Isv::default();
+    isv.script("instance.create", [422]);
+    let app = webhook_worker(&isv, "2000").await;
+    let id = instance_id("GEN422");
+    app.send_basic(new_instance("GEN422", false)).await;
+    app.settle().await;
+
+    let row = app.instance(&id).await.unwrap();
+    assert_eq!(row.state, "failed");
+    assert!(row.failure_reason.as_deref().is_some_and(|r| r.contains("422")), "{:?}", row.failure_reason);
+    assert_eq!(isv.calls("instance.create"), 1, "refused requests are not repeated");
+    let letters = cli::list_dead_letters(app.worker.bus()).await.unwrap();
+    assert_eq!(letters.len(), 1, "{letters:?}");
+    assert!(!letters[0].letter.retryable);
+    assert_eq!(letters[0].letter.delivered, 1, "dead-lettered on the first delivery");
+
+    // Too Many Requests (and 5xx) are worth another attempt.
+    isv.script("instance.create", [429, 503]);
+    let id = instance_id("GEN429");
+    app.send_basic(new_instance("GEN429", false)).await;
+    app.settle().await;
+    assert_eq!(app.state(&id).await.as_deref(), Some("active"));
+    let calls = provisioner_calls::Entity::find()
+        .filter(provisioner_calls::Column::InstanceId.eq(id.as_str()))
+        .all(app.worker.db())
+        .await
+        .unwrap();
+    let statuses: Vec<Option<i32>> = calls.iter().map(|c| c.status_code).collect();
+    assert_eq!(statuses, [Some(429), Some(503), Some(200)]);
+}
+
+#[tokio::test]
+async fn the_change_check_answers_while_the_ingress_still_waits_when_the_isv_hangs() {
+    let isv = Isv::default();
+    let _never = isv.hold("instance.change_check");
+    // A provisioner timeout longer than the ingress's wait: only the change check's own budget
+    // can keep the answer in time.
+    let app = webhook_worker(&isv, "5000").await;
+    let id = instance_id("GENCHKHANG");
+    app.send_basic(new_instance("GENCHKHANG", false)).await;
+    app.settle().await;
+    assert_eq!(app.state(&id).await.as_deref(), Some("active"));
+
+    let stop = CancellationToken::new();
+    let responder = tokio::spawn(app.worker.serve_change_check(stop.clone()));
+    let product: ChangeProductInfo =
+        serde_json::from_value(json!({"productId": "OFFI1", "skuCode": "sku-2", "linearValue": 10})).unwrap();
+    let ask = |instance: &str, test: bool| ChangeCheckRequest {
+        instance_id: instance.into(),
+        product_info: product.clone(),
+        test,
+    };
+    let subject = names::rpc_change_check(PREFIX);
+    let client = &app.worker.bus().client;
+    // The responder subscribes asynchronously: a debug question (answered at once) tells when.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while rpc::request_json::<_, ChangeCheckReply>(client, &subject, &ask("probe", true), Duration::from_millis(300))
+        .await
+        .is_err()
+    {
+        assert!(tokio::time::Instant::now() < deadline, "the responder never answered");
+    }
+
+    let wait = app.cfg.ingress.change_check_timeout();
+    let started = tokio::time::Instant::now();
+    let reply: ChangeCheckReply = rpc::request_json(client, &subject, &ask(&id, false), wait)
+        .await
+        .expect("answered before the ingress gives up");
+    assert!(started.elapsed() < wait);
+    assert!(reply.allowed, "the configured default (allow) when the ISV gives no verdict");
+    assert_eq!(isv.calls("instance.change_check"), 1, "a single attempt");
+    stop.cancel();
+    let _ = responder.await;
+}
+
+fn tenant(name: &str, secs: u32) -> serde_json::Value {
+    json!({"instanceId": "inst-1", "orderId": "CS1", "tenantId": "t-1", "tenantCode": "acme", "name": name,
+        "domainName": "https://acme.example.com", "flag": 1, "testFlag": 0,
+        "timeStamp": format!("2024061210{:02}{:02}000", secs / 60, secs % 60)})
+}
+
+#[tokio::test]
+async fn a_stale_kit_call_reaches_neither_the_isv_nor_the_events() {
+    let isv = Isv::default();
+    let app = webhook_worker(&isv, "2000").await;
+    app.send_kit(KitInterface::TenantSync, tenant("Acme New", 2)).await;
+    app.settle().await;
+    app.send_kit(KitInterface::TenantSync, tenant("Acme Old", 1)).await;
+    app.settle().await;
+
+    assert_eq!(isv.calls("tenant.sync"), 1, "{:?}", isv.seen.lock().unwrap());
+    let rows = tenants::Entity::find().all(app.worker.db()).await.unwrap();
+    assert_eq!(rows.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(), ["Acme New"]);
+    let synced = app.events().await.iter().filter(|e| e.r#type == "tenant.synced").count();
+    assert_eq!(synced, 1);
+}
+
+#[tokio::test]
+async fn a_tenant_created_after_its_release_is_released_at_the_isv_even_if_that_fails_at_first() {
+    let isv = Isv::default();
+    let create = isv.hold("instance.create");
+    // Every attempt of the first delivery's release fails.
+    isv.script("instance.release", [503; 4]);
+    let app = webhook_worker(&isv, "20000").await;
+    let id = instance_id("GENORPHAN");
+
+    // One replica takes the create and waits on the ISV...
+    app.send_basic(new_instance("GENORPHAN", false)).await;
+    let replica = Worker::build_with(&app.cfg, webhook_options()).await.unwrap();
+    let creating = tokio::spawn(async move { replica.drain().await });
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while isv.calls("instance.create") == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "the ISV was never asked to create");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // ...while another records the release that overtook it (nothing to release yet).
+    app.send_basic(json!({"activity": "releaseInstance", "instanceId": id})).await;
+    app.worker.drain().await.unwrap();
+    assert_eq!(app.state(&id).await.as_deref(), Some("released"));
+
+    // The ISV finishes the create: that tenant must be released, and the failed release retried.
+    create.add_permits(1);
+    creating.await.unwrap().unwrap();
+    app.settle().await;
+
+    assert_eq!(isv.answered("instance.release", 503), 4);
+    assert_eq!(isv.answered("instance.release", 200), 1, "{:?}", isv.answers.lock().unwrap());
+    let row = app.instance(&id).await.unwrap();
+    assert_eq!((row.state.as_str(), row.front_end_url.as_deref()), ("released", None));
+    let counts = app.event_counts(&id).await;
+    assert_eq!((counts.get("instance.active"), counts.get("instance.released")), (None, Some(&1)), "{counts:?}");
+    assert!(cli::list_dead_letters(app.worker.bus()).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn webhook_errors_never_show_the_webhook_url() {
+    // A port nobody listens on, and a token in the query.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let app = webhook_worker_at(&format!("http://{closed}/hooks?token=SUPERSECRETTOKEN"), "2000").await;
+    let id = instance_id("GENLEAK");
+    app.send_basic(new_instance("GENLEAK", false)).await;
+    app.settle().await;
+
+    let row = app.instance(&id).await.unwrap();
+    assert_eq!(row.state, "failed");
+    let reason = row.failure_reason.unwrap();
+    assert!(reason.contains("unreachable"), "{reason}");
+    let calls = provisioner_calls::Entity::find().all(app.worker.db()).await.unwrap();
+    assert!(!calls.is_empty());
+    let events = app.events().await;
+    let failed: Vec<String> =
+        events.iter().filter(|e| e.r#type == "instance.failed").map(|e| serde_json::to_string(e).unwrap()).collect();
+    assert!(!failed.is_empty());
+    let letters = cli::list_dead_letters(app.worker.bus()).await.unwrap();
+    let mut recorded = vec![reason];
+    recorded.extend(calls.into_iter().filter_map(|c| c.error));
+    recorded.extend(failed);
+    recorded.extend(letters.into_iter().map(|l| l.letter.error));
+    for text in &recorded {
+        assert!(!text.contains("SUPERSECRETTOKEN") && !text.contains("/hooks"), "{text}");
+    }
 }

@@ -4,8 +4,9 @@
 use std::time::Duration;
 
 use async_nats::HeaderMap;
-use koofill_bus::{names, rpc};
-use koofill_model::{Envelope, Family, InboundCallback, basic::ChangeProductInfo};
+use chrono::Utc;
+use koofill_bus::{names, rpc, views::InstanceState};
+use koofill_model::{Envelope, Family, basic::ChangeProductInfo};
 use koofill_provisioning::{ChangeCheckReply, ChangeCheckRequest};
 use koofill_store::{
     entities::{order_lines, orders},
@@ -17,21 +18,25 @@ use tokio_util::sync::CancellationToken;
 use crate::support::{PREFIX, TestWorker, instance_id, new_instance};
 
 fn refresh(order: &str, id: &str, renewal_order: &str, expire: &str) -> serde_json::Value {
-    json!({"activity": "refreshInstance", "scene": "RENEWAL", "orderId": renewal_order,
+    refresh_scene("RENEWAL", order, id, renewal_order, expire)
+}
+
+fn refresh_scene(scene: &str, order: &str, id: &str, renewal_order: &str, expire: &str) -> serde_json::Value {
+    json!({"activity": "refreshInstance", "scene": scene, "orderId": renewal_order,
         "orderLineId": format!("{renewal_order}-000001"), "instanceId": id, "expireTime": expire,
         "productId": format!("P-{order}")})
 }
 
-/// KooGallery re-sends hours later, outside JetStream's deduplication window: same envelope,
-/// new stream message. The inbox makes it a no-op.
-async fn resend_outside_window(app: &TestWorker, body: serde_json::Value, id: &str) {
-    let request = koofill_model::BasicRequest::from_value(&body).unwrap();
-    let mut env: Envelope<InboundCallback> =
-        Envelope::inbound_basic(&request, body, chrono::Utc::now(), "ingress").unwrap();
-    env.id = id.to_owned();
-    let subject = names::inbound(PREFIX, Family::Saas, request.activity().as_str());
-    let payload = serde_json::to_vec(&env).unwrap();
-    app.publisher.publish_raw(&subject, &format!("{id}:later"), HeaderMap::new(), payload.into()).await.unwrap();
+fn status(id: &str, status: &str) -> serde_json::Value {
+    json!({"activity": "updateInstanceStatus", "instanceId": id, "status": status})
+}
+
+/// Puts back the view a failed write after the commit would have left (the ingress's `accepted`).
+async fn stale_view(app: &TestWorker, id: &str, state: InstanceState) {
+    let mut view = app.view(id).await.unwrap();
+    view.state = state;
+    view.app_info = None;
+    app.views.put(&view).await.unwrap();
 }
 
 #[tokio::test]
@@ -45,8 +50,8 @@ async fn create_and_renew_take_effect_once_even_when_resent_after_the_dedup_wind
     let refresh_id = app.send_basic(refresh_body.clone()).await;
     app.settle().await;
 
-    resend_outside_window(&app, new_instance("GENONCE", false), &create_id).await;
-    resend_outside_window(&app, refresh_body, &refresh_id).await;
+    app.resend_outside_window(new_instance("GENONCE", false), &create_id).await;
+    app.resend_outside_window(refresh_body, &refresh_id).await;
     app.settle().await;
 
     let counts = app.event_counts(&id).await;
@@ -180,4 +185,113 @@ async fn the_change_check_is_answered_over_request_reply() {
     assert!(wire.get("instance_id").is_some() && wire.get("test").is_some());
     stop.cancel();
     let _ = responder.await;
+}
+
+#[tokio::test]
+async fn a_view_left_behind_after_the_commit_is_rewritten_by_a_redelivery_or_a_resend() {
+    let app = TestWorker::start().await;
+    let id = instance_id("GENVIEW");
+    let create_id = app.send_basic(new_instance("GENVIEW", false)).await;
+    app.settle().await;
+    assert_eq!(app.view(&id).await.unwrap().state, InstanceState::Active);
+
+    // The commit happened, the view write did not: queryInstance would answer 000004 forever.
+    stale_view(&app, &id, InstanceState::Accepted).await;
+    // The same message again (a redelivery, or KooGallery's resend outside the dedup window).
+    app.resend_outside_window(new_instance("GENVIEW", false), &create_id).await;
+    app.settle().await;
+    let view = app.view(&id).await.unwrap();
+    assert_eq!(view.state, InstanceState::Active, "rewritten from the database");
+    assert!(view.app_info.is_some_and(|a| a.front_end_url.starts_with("https://")));
+
+    // A resend under another id (a redriven dead letter) for the same order line.
+    stale_view(&app, &id, InstanceState::Accepted).await;
+    app.resend_outside_window(new_instance("GENVIEW", false), &format!("{create_id}:redriven")).await;
+    app.settle().await;
+    assert_eq!(app.view(&id).await.unwrap().state, InstanceState::Active);
+
+    // The same holds for every lifecycle message the inbox already knows.
+    let freeze_id = app.send_basic(status(&id, "FREEZE")).await;
+    app.settle().await;
+    stale_view(&app, &id, InstanceState::Active).await;
+    app.resend_outside_window(status(&id, "FREEZE"), &freeze_id).await;
+    app.settle().await;
+    assert_eq!(app.view(&id).await.unwrap().state, InstanceState::Frozen);
+
+    let counts = app.event_counts(&id).await;
+    assert_eq!((counts.get("instance.active"), counts.get("instance.frozen")), (Some(&1), Some(&1)), "{counts:?}");
+}
+
+#[tokio::test]
+async fn freeze_and_unfreeze_take_effect_in_request_order() {
+    let app = TestWorker::start().await;
+    let id = instance_id("GENSTATUS");
+    app.send_basic(new_instance("GENSTATUS", false)).await;
+    app.settle().await;
+    let t0 = Utc::now();
+    let at = |secs: i64| t0 + chrono::Duration::seconds(secs);
+
+    // In request order: FREEZE, then UNFREEZE.
+    app.send_basic_at(status(&id, "FREEZE"), at(1)).await;
+    app.settle().await;
+    assert_eq!(app.state(&id).await.as_deref(), Some("frozen"));
+    app.send_basic_at(status(&id, "UNFREEZE"), at(3)).await;
+    app.settle().await;
+    assert_eq!(app.state(&id).await.as_deref(), Some("active"));
+
+    // A FREEZE accepted before that UNFREEZE, handled after it (its retry delay ran out late):
+    // the paid instance stays active.
+    app.send_basic_at(status(&id, "FREEZE"), at(2)).await;
+    app.settle().await;
+    assert_eq!(app.state(&id).await.as_deref(), Some("active"));
+
+    // An UNFREEZE of an active instance changes nothing but still counts: the older FREEZE
+    // handled after it does not freeze.
+    app.send_basic_at(status(&id, "UNFREEZE"), at(6)).await;
+    app.settle().await;
+    app.send_basic_at(status(&id, "FREEZE"), at(5)).await;
+    app.settle().await;
+    assert_eq!(app.state(&id).await.as_deref(), Some("active"));
+    assert_eq!(app.view(&id).await.unwrap().state, InstanceState::Active);
+
+    // A newer FREEZE still freezes.
+    app.send_basic_at(status(&id, "FREEZE"), at(7)).await;
+    app.settle().await;
+    assert_eq!(app.state(&id).await.as_deref(), Some("frozen"));
+    let counts = app.event_counts(&id).await;
+    assert_eq!((counts.get("instance.frozen"), counts.get("instance.unfrozen")), (Some(&2), Some(&1)), "{counts:?}");
+}
+
+#[tokio::test]
+async fn renewal_and_its_unsubscription_take_effect_in_request_order() {
+    let app = TestWorker::start().await;
+    let t0 = Utc::now();
+    let at = |secs: i64| t0 + chrono::Duration::seconds(secs);
+    let (in_order, reversed) = (instance_id("GENRENEW1"), instance_id("GENRENEW2"));
+    app.send_basic(new_instance("GENRENEW1", false)).await;
+    app.send_basic(new_instance("GENRENEW2", false)).await;
+    app.settle().await;
+
+    // The renewal sets 2031; unsubscribing the renewal period puts back 2030.
+    let renewal = |id: &str, order: &str| refresh_scene("RENEWAL", order, id, &format!("{order}R"), "20310101000000");
+    let unsubscribe = |id: &str, order: &str| {
+        refresh_scene("UNSUBSCRIBE_RENEWAL_PERIOD", order, id, &format!("{order}R"), "20300101000000")
+    };
+
+    app.send_basic_at(renewal(&in_order, "GENRENEW1"), at(1)).await;
+    app.settle().await;
+    app.send_basic_at(unsubscribe(&in_order, "GENRENEW1"), at(2)).await;
+    app.settle().await;
+
+    // The renewal handled last (retried after its provisioner call failed) was undone already.
+    app.send_basic_at(unsubscribe(&reversed, "GENRENEW2"), at(2)).await;
+    app.settle().await;
+    app.send_basic_at(renewal(&reversed, "GENRENEW2"), at(1)).await;
+    app.settle().await;
+
+    for (id, renewed) in [(&in_order, 2), (&reversed, 1)] {
+        let row = app.instance(id).await.unwrap();
+        assert_eq!(row.expire_time.unwrap().to_rfc3339(), "2030-01-01T00:00:00+00:00", "{id}");
+        assert_eq!(app.event_counts(id).await.get("instance.renewed"), Some(&renewed), "{id}");
+    }
 }

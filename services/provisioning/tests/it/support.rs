@@ -2,7 +2,7 @@
 
 use std::{collections::HashMap, time::Duration};
 
-use async_nats::jetstream::consumer::pull;
+use async_nats::{HeaderMap, jetstream::consumer::pull};
 use futures::StreamExt;
 use koofill_bus::{
     Publisher, names,
@@ -14,6 +14,7 @@ use koofill_provisioning::{BuildOptions, Worker, stand_in::QueryOrderStandIn};
 use koofill_store::{entities::instances, sea_orm::EntityTrait};
 use koofill_testkit::{TestDb, TestNats};
 use serde_json::Value;
+use tokio_util::sync::CancellationToken;
 
 pub const PREFIX: &str = "koofill";
 pub const BASIC_KEY: &str = "test-basic-key-0123456789";
@@ -87,8 +88,13 @@ impl TestWorker {
 
     /// Publishes a basic callback as the ingress does (and for newInstance, the `accepted` view).
     pub async fn send_basic(&self, body: Value) -> String {
+        self.send_basic_at(body, chrono::Utc::now()).await
+    }
+
+    /// As [`TestWorker::send_basic`], as if the ingress had accepted the call at `at`.
+    pub async fn send_basic_at(&self, body: Value, at: chrono::DateTime<chrono::Utc>) -> String {
         let request = BasicRequest::from_value(&body).unwrap();
-        let mut env = Envelope::inbound_basic(&request, body, chrono::Utc::now(), "ingress").unwrap();
+        let mut env = Envelope::inbound_basic(&request, body, at, "ingress").unwrap();
         if matches!(request, BasicRequest::UpdateInstanceStatus(_)) {
             env.id = format!("{}:{}", env.id, koofill_testkit::now_ms());
         }
@@ -108,6 +114,49 @@ impl TestWorker {
             self.views.create(&view).await.unwrap();
         }
         env.id
+    }
+
+    /// KooGallery re-sends hours later, outside JetStream's deduplication window: the envelope the
+    /// ingress builds, with id `id`, as a new stream message.
+    pub async fn resend_outside_window(&self, body: Value, id: &str) {
+        let request = BasicRequest::from_value(&body).unwrap();
+        let mut env: Envelope<InboundCallback> =
+            Envelope::inbound_basic(&request, body, chrono::Utc::now(), "ingress").unwrap();
+        env.id = id.to_owned();
+        let subject = names::inbound(PREFIX, request.family(), request.activity().as_str());
+        let payload = serde_json::to_vec(&env).unwrap();
+        self.publisher
+            .publish_raw(&subject, &format!("{id}:later:{}", uuid()), HeaderMap::new(), payload.into())
+            .await
+            .unwrap();
+    }
+
+    /// Runs the worker (its consumers handling messages concurrently) until every consumer is
+    /// idle, including retries waiting out a delay, then publishes the outbox.
+    pub async fn run_until_idle(&self, deadline: Duration) {
+        let stop = CancellationToken::new();
+        let running = tokio::spawn({
+            let (worker, stop) = (self.worker.clone(), stop.clone());
+            async move { worker.run(stop).await }
+        });
+        let until = tokio::time::Instant::now() + deadline;
+        let stream = self.worker.bus().js.get_stream(names::stream(PREFIX, names::INBOUND)).await.unwrap();
+        let mut quiet = 0;
+        while quiet < 3 {
+            let mut busy = false;
+            for durable in ["provisioning-saas", "provisioning-order", "provisioning-kit"] {
+                let mut consumer: async_nats::jetstream::consumer::PullConsumer =
+                    stream.get_consumer(durable).await.unwrap();
+                let info = consumer.info().await.unwrap();
+                busy |= info.num_pending > 0 || info.num_ack_pending > 0;
+            }
+            quiet = if busy { 0 } else { quiet + 1 };
+            assert!(tokio::time::Instant::now() < until, "the worker did not settle");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        stop.cancel();
+        running.await.unwrap().unwrap();
+        self.worker.relay().flush().await.unwrap();
     }
 
     /// Publishes a Kit callback as the ingress does.
