@@ -64,6 +64,29 @@ impl NatsChild {
     }
 }
 
+/// Points `cfg` at `url` when given, else starts a child server under `dir` and points `cfg` at it
+/// (the benchmarks' choice between a shared server and their own).
+///
+/// # Errors
+/// When the child server cannot start.
+pub async fn given_or_child(
+    url: Option<&str>,
+    dir: &Path,
+    cfg: &mut koofill_config::Config,
+) -> anyhow::Result<Option<NatsChild>> {
+    match url {
+        Some(url) => {
+            cfg.nats.url = url.to_owned();
+            Ok(None)
+        }
+        None => {
+            let child = NatsChild::start(dir).await?;
+            cfg.nats.url = child.url();
+            Ok(Some(child))
+        }
+    }
+}
+
 fn free_port() -> anyhow::Result<u16> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
     Ok(listener.local_addr()?.port())

@@ -13,7 +13,7 @@ use super::{
     load::{self, Report, Target},
     probe,
 };
-use crate::nats_child::NatsChild;
+use crate::nats_child;
 
 /// Options of the ingress benchmark.
 #[derive(Debug, clap::Args)]
@@ -78,17 +78,7 @@ fn line(name: &str, r: &Report) -> String {
 /// When NATS, the ingress or the probe cannot start.
 pub async fn run(args: IngressBench, mut cfg: Config) -> anyhow::Result<()> {
     let dir = std::env::temp_dir().join(format!("koofill-bench-{}", std::process::id()));
-    let child = match &args.nats_url {
-        Some(url) => {
-            cfg.nats.url = url.clone();
-            None
-        }
-        None => {
-            let c = NatsChild::start(&dir).await?;
-            cfg.nats.url = c.url();
-            Some(c)
-        }
-    };
+    let child = nats_child::given_or_child(args.nats_url.as_deref(), &dir, &mut cfg).await?;
     let run_id: String = format!("{:06X}", rand::thread_rng().r#gen::<u32>() & 0xFF_FFFF);
     cfg.nats.prefix = format!("bench{}", run_id.to_lowercase());
     cfg.koogallery.basic_key = Some(SecretString::from(KEY.to_owned()));

@@ -5,7 +5,7 @@ use anyhow::Context;
 use koofill_config::Config;
 use secrecy::SecretString;
 
-use crate::nats_child::NatsChild;
+use crate::nats_child;
 
 /// Options of the provisioning benchmark.
 #[derive(Debug, clap::Args)]
@@ -27,17 +27,7 @@ pub struct ProvisioningBench {
 /// When a part cannot start.
 pub async fn run(args: ProvisioningBench, mut cfg: Config) -> anyhow::Result<()> {
     let dir = std::env::temp_dir().join(format!("koofill-bench-prov-{}", std::process::id()));
-    let child = match &args.nats_url {
-        Some(url) => {
-            cfg.nats.url = url.clone();
-            None
-        }
-        None => {
-            let c = NatsChild::start(&dir).await?;
-            cfg.nats.url = c.url();
-            Some(c)
-        }
-    };
+    let child = nats_child::given_or_child(args.nats_url.as_deref(), &dir, &mut cfg).await?;
     // Never the configured database or prefix: a benchmark must not join a live deployment's
     // consumers or write into its tables.
     cfg.database.url = match args.database_url {
