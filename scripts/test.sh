@@ -28,7 +28,8 @@ echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 echo "==> cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
-echo "==> cargo nextest run"
-cargo nextest run --workspace --locked --profile "${NEXTEST_PROFILE:-default}"
 echo "==> doc tests"
 cargo test --workspace --doc --locked
+# Last, so that its summary closes the output.
+echo "==> cargo nextest run"
+cargo nextest run --workspace --locked --profile "${NEXTEST_PROFILE:-default}"
