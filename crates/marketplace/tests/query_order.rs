@@ -34,21 +34,15 @@ struct StandIn {
 
 async fn query(State(s): State<StandIn>, headers: HeaderMap, RawQuery(q): RawQuery) -> impl IntoResponse {
     s.calls.fetch_add(1, Ordering::SeqCst);
-    let pairs: Vec<(String, String)> = headers
-        .iter()
-        .filter(|(k, _)| *k != "authorization")
-        .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or_default().to_owned()))
-        .collect();
-    let host = headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or_default().to_owned();
+    let pairs: Vec<(String, String)> =
+        headers.iter().map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or_default().to_owned())).collect();
     let query = q.unwrap_or_default();
-    let req =
-        apig::Request { method: "GET", host: &host, path: QUERY_ORDER_PATH, query: &query, headers: &pairs, body: b"" };
-    let auth =
-        headers.get("authorization").and_then(|h| h.to_str().ok()).and_then(|h| apig::parse_authorization(h).ok());
-    let Some(auth) = auth.filter(|a| a.access == AK && apig::verify(&req, a, SK.as_bytes()).is_ok()) else {
+    let verified = apig::verify_received("GET", QUERY_ORDER_PATH, &query, &pairs, b"", |ak| {
+        (ak == AK).then(|| SK.as_bytes().to_vec())
+    });
+    if verified.is_err() {
         return (StatusCode::UNAUTHORIZED, r#"{"error_code":"MKT.0154","error_msg":"Illegal token"}"#.to_owned());
-    };
-    let _ = auth;
+    }
     if s.fail_first.load(Ordering::SeqCst) > 0 {
         s.fail_first.fetch_sub(1, Ordering::SeqCst);
         return (

@@ -173,6 +173,39 @@ pub fn verify(req: &Request<'_>, auth: &Authorization, secret_key: &[u8]) -> Res
     if ct::eq_hex_ignore_case(&expected, &auth.signature) { Ok(()) } else { Err(SignatureError::Mismatch) }
 }
 
+/// Why a received request failed [`verify_received`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// No `Authorization`, a malformed one, or a signature that does not match.
+    BadSignature,
+    /// The access key is not one the verifier knows.
+    UnknownAccessKey,
+}
+
+/// Verifies a request as the gateway receives it: `headers` are all request headers (the
+/// `Authorization` among them, `Host` taken from them), `secret_for` looks up the SK of an AK.
+/// Returns the caller's AK. The `X-Sdk-Date` window is the caller's to check ([`parse_sdk_date`]).
+///
+/// # Errors
+/// [`Refusal`] as documented on its variants.
+pub fn verify_received(
+    method: &str,
+    path: &str,
+    query: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+    secret_for: impl FnOnce(&str) -> Option<Vec<u8>>,
+) -> Result<String, Refusal> {
+    let header = |name: &str| headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str());
+    let auth = header("authorization").and_then(|v| parse_authorization(v).ok()).ok_or(Refusal::BadSignature)?;
+    let secret = secret_for(&auth.access).ok_or(Refusal::UnknownAccessKey)?;
+    let signed: Vec<(String, String)> =
+        headers.iter().filter(|(k, _)| !k.eq_ignore_ascii_case("authorization")).cloned().collect();
+    let request = Request { method, host: header("host").unwrap_or_default(), path, query, headers: &signed, body };
+    verify(&request, &auth, &secret).map_err(|_| Refusal::BadSignature)?;
+    Ok(auth.access)
+}
+
 /// Formats Unix seconds as an `X-Sdk-Date` (`20240317T144237Z`).
 pub fn format_sdk_date(unix_secs: i64) -> String {
     let days = unix_secs.div_euclid(86_400);

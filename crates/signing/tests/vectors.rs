@@ -225,6 +225,27 @@ fn apig_vector() {
 }
 
 #[test]
+fn apig_verifies_a_received_request_with_its_headers() {
+    let mut headers = vec![
+        ("x-stage".to_owned(), "RELEASE".to_owned()),
+        ("X-Sdk-Date".to_owned(), "20240317T144237Z".to_owned()),
+        ("Content-Type".to_owned(), "application/json".to_owned()),
+    ];
+    let path = "/api/mkp-openapi-public/global/v1/license/activate";
+    let req =
+        apig::Request { method: "POST", host: "mkt.myhuaweicloud.com", path, query: "", headers: &headers, body: b"" };
+    let signed = apig::sign(&req, "test", b"123").unwrap();
+    headers.push(("host".to_owned(), "mkt.myhuaweicloud.com".to_owned()));
+    headers.push(("Authorization".to_owned(), signed.authorization));
+    let secret = |ak: &str| (ak == "test").then(|| b"123".to_vec());
+    assert_eq!(apig::verify_received("POST", path, "", &headers, b"", secret), Ok("test".to_owned()));
+    assert_eq!(apig::verify_received("POST", path, "", &headers, b"{}", secret), Err(apig::Refusal::BadSignature));
+    assert_eq!(apig::verify_received("POST", path, "", &headers, b"", |_| None), Err(apig::Refusal::UnknownAccessKey));
+    headers.pop();
+    assert_eq!(apig::verify_received("POST", path, "", &headers, b"", secret), Err(apig::Refusal::BadSignature));
+}
+
+#[test]
 fn apig_signs_the_query_order_request_with_its_query() {
     let headers = vec![
         ("X-Sdk-Date".to_owned(), "20241121T090846Z".to_owned()),

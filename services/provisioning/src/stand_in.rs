@@ -107,20 +107,13 @@ impl QueryOrderStandIn {
 }
 
 async fn query(State(s): State<Arc<Inner>>, headers: HeaderMap, RawQuery(q): RawQuery) -> (StatusCode, String) {
-    let pairs: Vec<(String, String)> = headers
-        .iter()
-        .filter(|(k, _)| *k != "authorization")
-        .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or_default().to_owned()))
-        .collect();
-    let host = headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or_default().to_owned();
+    let pairs: Vec<(String, String)> =
+        headers.iter().map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or_default().to_owned())).collect();
     let query = q.unwrap_or_default();
-    let req =
-        apig::Request { method: "GET", host: &host, path: QUERY_ORDER_PATH, query: &query, headers: &pairs, body: b"" };
-    let signed = headers
-        .get("authorization")
-        .and_then(|h| h.to_str().ok())
-        .and_then(|h| apig::parse_authorization(h).ok())
-        .is_some_and(|a| a.access == s.ak && apig::verify(&req, &a, s.sk.as_bytes()).is_ok());
+    let signed = apig::verify_received("GET", QUERY_ORDER_PATH, &query, &pairs, b"", |ak| {
+        (ak == s.ak).then(|| s.sk.as_bytes().to_vec())
+    })
+    .is_ok();
     if !signed {
         return (StatusCode::UNAUTHORIZED, r#"{"error_code":"MKT.0154","error_msg":"Illegal token"}"#.to_owned());
     }
