@@ -44,7 +44,7 @@ pub use crate::section::database::DatabaseConfig;
 pub use crate::section::ingress::{ChangeCheckDefault, IngressConfig, KOOGALLERY_DEADLINE_MS};
 pub use crate::section::koogallery::KooGalleryConfig;
 pub use crate::section::nats::NatsConfig;
-pub use crate::section::process::{DevConfig, ShutdownConfig};
+pub use crate::section::process::{DevConfig, ShutdownConfig, WorkerConfig};
 pub use crate::section::provisioner::{ProvisionerConfig, ProvisionerKind};
 pub use crate::section::redact::redact_url;
 pub use crate::section::telemetry::{LogFormat, TelemetryConfig};
@@ -69,6 +69,8 @@ pub struct Config {
     pub consumer: ConsumerConfig,
     /// `[telemetry]`: logs and traces.
     pub telemetry: TelemetryConfig,
+    /// `[worker]`: what every worker process serves besides its consumers.
+    pub worker: WorkerConfig,
     /// `[shutdown]`: graceful shutdown.
     pub shutdown: ShutdownConfig,
     /// `[dev]`: `koofill dev`.
@@ -151,7 +153,8 @@ mod tests {
         }),
         ("provisioner.webhook_secret", |c| c.provisioner.webhook_secret = Some("\n".into())),
         ("provisioner.timeout_ms", |c| c.provisioner.timeout_ms = 0),
-        ("consumer.max_deliver", |c| c.consumer.max_deliver = 0),
+        ("consumer.retry_horizon_secs", |c| c.consumer.retry_horizon_secs = 0),
+        ("consumer.handler_timeout_secs", |c| c.consumer.handler_timeout_secs = 0),
         ("consumer.ack_wait_secs", |c| c.consumer.ack_wait_secs = 0),
         ("consumer.concurrency", |c| c.consumer.concurrency = 0),
         ("consumer.max_ack_pending", |c| c.consumer.max_ack_pending = 15),

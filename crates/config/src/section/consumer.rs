@@ -11,13 +11,19 @@ use crate::error::ConfigError;
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default)]
 pub struct ConsumerConfig {
-    /// Deliveries of one message before it is dead-lettered; at least 1. Default: 12.
+    /// Seconds, counted from when JetStream first stored a message, during which a transient
+    /// failure (database, NATS, network, 5xx, timeouts) or a configuration error on the seller's
+    /// side (401/403 from the webhook, a rejected AK/SK) is retried; after that the message is
+    /// dead-lettered. At least 1. Default: 86400 (24 hours).
     ///
-    /// With the default delays the retries wait 1, 2, 4, 8, 16, 32 s and then 64 s each (the
-    /// runner caps the doubling at 2^6), about 6.4 minutes from the first to the last delivery:
-    /// a database or ISV outage of about five minutes is retried and caught up rather than
-    /// dead-lettered (architecture §13). Raise it together with the delays for longer outages.
-    pub max_deliver: i64,
+    /// The budget is derived from the message's own stream timestamp, so it survives restarts
+    /// and redeliveries to other replicas. KooGallery keeps polling queryInstance meanwhile, and
+    /// `000004` is the right answer while an order waits out an outage (architecture §13).
+    /// Permanent failures (invalid data) are dead-lettered at once whatever this says.
+    pub retry_horizon_secs: u64,
+    /// Seconds one handler invocation may take before it is abandoned and retried, so a stuck
+    /// call (a half-open socket) cannot pin a message forever. At least 1. Default: 120.
+    pub handler_timeout_secs: u64,
     /// Seconds JetStream waits for an ack before redelivering. Default: 30.
     pub ack_wait_secs: u64,
     /// First retry delay in milliseconds, doubled with each delivery (NAK with delay). Default: 1000.
@@ -33,7 +39,8 @@ pub struct ConsumerConfig {
 impl Default for ConsumerConfig {
     fn default() -> Self {
         Self {
-            max_deliver: 12,
+            retry_horizon_secs: 86_400,
+            handler_timeout_secs: 120,
             ack_wait_secs: 30,
             nak_base_delay_ms: 1000,
             nak_max_delay_ms: 300_000,
@@ -49,6 +56,16 @@ impl ConsumerConfig {
         Duration::from_secs(self.ack_wait_secs)
     }
 
+    /// [`ConsumerConfig::retry_horizon_secs`] as a duration.
+    pub fn retry_horizon(&self) -> Duration {
+        Duration::from_secs(self.retry_horizon_secs)
+    }
+
+    /// [`ConsumerConfig::handler_timeout_secs`] as a duration.
+    pub fn handler_timeout(&self) -> Duration {
+        Duration::from_secs(self.handler_timeout_secs)
+    }
+
     /// [`ConsumerConfig::nak_base_delay_ms`] as a duration.
     pub fn nak_base_delay(&self) -> Duration {
         Duration::from_millis(self.nak_base_delay_ms)
@@ -60,12 +77,8 @@ impl ConsumerConfig {
     }
 
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
-        if self.max_deliver < 1 {
-            return Err(ConfigError::invalid(
-                "consumer.max_deliver",
-                format!("must be at least 1, got {}", self.max_deliver),
-            ));
-        }
+        checks::at_least("consumer.retry_horizon_secs", self.retry_horizon_secs, 1)?;
+        checks::at_least("consumer.handler_timeout_secs", self.handler_timeout_secs, 1)?;
         checks::at_least("consumer.ack_wait_secs", self.ack_wait_secs, 1)?;
         checks::at_least("consumer.concurrency", self.concurrency as u64, 1)?;
         // max_ack_pending is the global in-flight cap: below one process's concurrency, permits

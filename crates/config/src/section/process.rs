@@ -1,5 +1,6 @@
 //! `[shutdown]` and `[dev]`: settings of the process itself rather than of a component.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -39,5 +40,19 @@ pub struct DevConfig {
 impl Default for DevConfig {
     fn default() -> Self {
         Self { state_dir: PathBuf::from(".koofill") }
+    }
+}
+
+/// `[worker]`: the small HTTP server every worker runs beside its consumers.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct WorkerConfig {
+    /// Address of `/healthz`, `/readyz` and `/metrics`. Default: `0.0.0.0:9090`.
+    pub listen: SocketAddr,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        Self { listen: SocketAddr::from(([0, 0, 0, 0], 9090)) }
     }
 }
