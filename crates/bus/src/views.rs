@@ -15,35 +15,7 @@ use sha2::{Digest, Sha256};
 
 use crate::{BusError, names};
 
-/// The lifecycle state of an instance (architecture §6).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum InstanceState {
-    /// The ingress accepted `newInstance`; provisioning has not started.
-    Accepted,
-    /// The provisioner is creating the tenant.
-    Provisioning,
-    /// Ready for use.
-    Active,
-    /// Frozen (expired, arrears or violation); data kept for the freeze period.
-    Frozen,
-    /// Released; gone for good.
-    Released,
-    /// Provisioning failed after its retry budget.
-    Failed,
-}
-
-impl InstanceState {
-    /// Whether `queryInstance` may answer with the instance's info (`000000`).
-    pub fn is_ready(self) -> bool {
-        matches!(self, Self::Active | Self::Frozen | Self::Released)
-    }
-
-    /// Whether the instance is still being opened (`000004`).
-    pub fn is_pending(self) -> bool {
-        matches!(self, Self::Accepted | Self::Provisioning)
-    }
-}
+pub use koofill_model::InstanceState;
 
 /// One entry of the instance view.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -45,6 +45,17 @@ impl MarketplaceError {
         }
     }
 
+    /// Whether KooGallery refused the credentials rather than the request: HTTP 401/403 or an
+    /// `MKT.015x` code (illegal operation, no authority, illegal token — spec §8.1). That is a
+    /// configuration error on the seller's side (an AK/SK rotated or from the wrong account),
+    /// fixed by an operator, after which the same call succeeds.
+    pub fn is_misconfigured(&self) -> bool {
+        match self {
+            Self::Api { status, code, .. } => matches!(status, 401 | 403) || code.starts_with("MKT.015"),
+            _ => false,
+        }
+    }
+
     /// The `MKT.*` code, when KooGallery sent one.
     pub fn code(&self) -> Option<&str> {
         match self {

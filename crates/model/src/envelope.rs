@@ -8,6 +8,7 @@ use serde_json::Value;
 use crate::basic::BasicRequest;
 use crate::event::DomainEvent;
 use crate::family::Family;
+use crate::identity::RequestIdentity;
 use crate::ids::InstanceId;
 use crate::kit::{KitInterface, KitRequest};
 use crate::validation::ValidationError;
@@ -15,11 +16,15 @@ use crate::validation::ValidationError;
 /// The envelope version written by this crate; readers accept it and anything older they know.
 pub const ENVELOPE_VERSION: u32 = 1;
 
+/// The `source` of every callback the ingress publishes.
+pub const INGRESS_SOURCE: &str = "ingress";
+
 /// A bus message: metadata plus `data`. The trace context travels in NATS headers, not here.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Envelope<T> {
-    /// The deduplication key, also sent as `Nats-Msg-Id`: deterministic from business fields, never the
-    /// `businessId` or nonce.
+    /// The deduplication key, also sent as `Nats-Msg-Id`: built from business fields (never the
+    /// `businessId`), qualified with the request's timestamp and nonce where one request must not
+    /// stand for another ([`BasicRequest::message_id`], [`KitRequest::message_id`]).
     pub id: String,
     /// What `data` is, e.g. `inbound.newInstance` or `instance.active`.
     #[serde(rename = "type")]
@@ -28,6 +33,11 @@ pub struct Envelope<T> {
     pub version: u32,
     /// When the thing happened (for callbacks: when the ingress received it).
     pub occurred_at: DateTime<Utc>,
+    /// For callbacks: when KooGallery signed the request (the verified `timestamp` / `x-timestamp`).
+    /// Absent on other messages and on callbacks published before the field existed; read it
+    /// through [`Envelope::request_time`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_at: Option<DateTime<Utc>>,
     /// The service that published it, e.g. `ingress`.
     pub source: String,
     /// A debug (`testFlag`) message: never touches real resources.
@@ -51,16 +61,60 @@ impl<T> Envelope<T> {
             r#type: r#type.into(),
             version: ENVELOPE_VERSION,
             occurred_at,
+            requested_at: None,
             source: source.into(),
             test,
             data,
         }
     }
+
+    /// The time that orders this message among others about the same thing: when KooGallery
+    /// signed the request if known, else `occurred_at`. KooGallery's own clock orders its calls;
+    /// the time one of several ingress replicas received them does not (a request delayed on the
+    /// network, or answered slowly, can arrive after a later one).
+    pub fn request_time(&self) -> DateTime<Utc> {
+        self.requested_at.unwrap_or(self.occurred_at)
+    }
 }
 
 impl Envelope<InboundCallback> {
-    /// The message the ingress publishes for a verified basic callback, with the request's dedup id; `None`
-    /// for the activities that are answered synchronously and not published.
+    /// The message the ingress publishes for a verified basic callback, complete: its id is
+    /// [`BasicRequest::message_id`], `requested_at` the signed timestamp, `source` [`INGRESS_SOURCE`].
+    /// `None` for the activities that are answered synchronously and not published.
+    pub fn basic_callback(
+        request: &BasicRequest,
+        body: Value,
+        identity: &RequestIdentity,
+        received_at: DateTime<Utc>,
+    ) -> Option<Self> {
+        let id = request.message_id(identity)?;
+        let data = InboundCallback::basic(request, body, received_at);
+        let env = Self::new(id, data.event_type(), INGRESS_SOURCE, received_at, request.is_test(), data);
+        Some(env.requested(identity))
+    }
+
+    /// The message the ingress publishes for a verified Kit callback, complete as
+    /// [`Envelope::basic_callback`], with the id [`KitRequest::message_id`].
+    pub fn kit_callback(
+        request: &KitRequest,
+        body: Value,
+        identity: &RequestIdentity,
+        received_at: DateTime<Utc>,
+    ) -> Self {
+        let data = InboundCallback::kit(request, body, received_at);
+        let id = request.message_id(identity);
+        Self::new(id, data.event_type(), INGRESS_SOURCE, received_at, request.is_test(), data).requested(identity)
+    }
+
+    fn requested(mut self, identity: &RequestIdentity) -> Self {
+        self.requested_at = identity.requested_at();
+        self
+    }
+
+    /// A message for a basic callback that did not come through the ingress (a benchmark, a
+    /// re-publication under a known id): its id is the business key alone
+    /// ([`BasicRequest::dedup_id`]) and it has no `requested_at`. What the ingress publishes, and
+    /// what a test stands in for it with, is [`Envelope::basic_callback`].
     pub fn inbound_basic(
         request: &BasicRequest,
         body: Value,
@@ -72,7 +126,8 @@ impl Envelope<InboundCallback> {
         Some(Self::new(id, data.event_type(), source, received_at, request.is_test(), data))
     }
 
-    /// The message the ingress publishes for a verified Kit callback.
+    /// A message for a Kit callback that did not come through the ingress, as
+    /// [`Envelope::inbound_basic`]; the ingress publishes [`Envelope::kit_callback`].
     pub fn inbound_kit(
         request: &KitRequest,
         body: Value,

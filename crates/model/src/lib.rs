@@ -11,6 +11,7 @@
 //! | [`time`] | KooGallery's compact times (14/17 digits, UTC or UTC+8) and the open-API format | parsing, metering |
 //! | [`order`] | The query-order answer ([`QueryOrderResponse`]) | marketplace client, provisioning, simulator |
 //! | [`envelope`] | [`Envelope`] and [`InboundCallback`], the data on `KOOFILL_INBOUND` | bus, ingress, workers |
+//! | [`identity`] | [`RequestIdentity`]: a request's signed timestamp and nonce, for ids and request order | ingress, testkit |
 //! | [`event`] | [`DomainEvent`] on `KOOFILL_EVENTS` | workers, notification |
 //! | [`schemas`](mod@schemas) | JSON Schemas of the above, checked in under `proto/` | `tests/schemas.rs` |
 //! | [`family`] | [`Family`]: saas, order, license, kit; the inbound subject family | ingress, bus |
@@ -22,9 +23,12 @@
 //! 1. the ingress verifies the signature over the raw bytes (koofill-signing), then calls
 //!    [`BasicRequest::parse`] or [`KitRequest::parse`]; a [`ValidationError`] becomes
 //!    [`CallbackResponse::invalid`] (`000002`, the message names the field);
-//! 2. it wraps the request with [`Envelope::inbound_basic`] / [`Envelope::inbound_kit`], whose `id` is the
-//!    request's `dedup_id()` (`test:`-prefixed for debug calls) and publishes it under
-//!    `{family}.{activity}` ([`InboundCallback::subject_suffix`]);
+//! 2. it wraps the request with [`Envelope::basic_callback`] / [`Envelope::kit_callback`], given the
+//!    verified [`RequestIdentity`] (timestamp and nonce): the `id` is the request's `message_id()`
+//!    (its `dedup_id()`, `test:`-prefixed for debug calls, qualified with the request identity where
+//!    one request must not stand for another) and `requested_at` the signed timestamp; it publishes
+//!    it under `{family}.{activity}` ([`InboundCallback::subject_suffix`]). Tests stand in for the
+//!    ingress through the same functions (`koofill_testkit::inbound`);
 //! 3. it answers with a [`CallbackResponse`] serialised by [`CallbackResponse::to_bytes`] (non-ASCII
 //!    escaped), the exact bytes that are signed;
 //! 4. a worker decodes the envelope, re-validates the body with [`InboundCallback::basic_request`] or
@@ -59,6 +63,7 @@ pub mod envelope;
 pub mod event;
 pub mod family;
 mod fields;
+pub mod identity;
 pub mod ids;
 pub mod json_ascii;
 pub mod kit;
@@ -66,6 +71,7 @@ pub mod lenient_json;
 pub mod order;
 pub mod result_code;
 pub mod schemas;
+pub mod state;
 pub mod time;
 pub mod validation;
 pub mod wire;
@@ -76,6 +82,7 @@ pub use change_check_rpc::{ChangeCheckReply, ChangeCheckRequest};
 pub use envelope::{Envelope, InboundCallback};
 pub use event::DomainEvent;
 pub use family::Family;
+pub use identity::RequestIdentity;
 pub use ids::{
     AppId, BusinessId, InstanceId, LicenseCode, OrderId, OrderLineId, OrgCode, ProductId, SkuCode, TenantId,
 };
@@ -83,4 +90,5 @@ pub use kit::{KitInterface, KitRequest};
 pub use order::QueryOrderResponse;
 pub use result_code::ResultCode;
 pub use schemas::schemas;
+pub use state::{InstanceState, UnknownState};
 pub use validation::{Problem, ValidationError};

@@ -56,7 +56,8 @@ fn schemas_describe_the_wire_names() {
         assert!(basic.contains(word), "basic-request lacks {word}");
     }
     let envelope = find("envelope-inbound.schema.json");
-    for word in ["\"occurred_at\"", "\"type\"", "\"data\"", "\"received_at\"", "\"kit_interface\""] {
+    for word in ["\"occurred_at\"", "\"requested_at\"", "\"type\"", "\"data\"", "\"received_at\"", "\"kit_interface\""]
+    {
         assert!(envelope.contains(word), "envelope-inbound lacks {word}");
     }
     let events = find("events.schema.json");

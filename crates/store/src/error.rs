@@ -16,6 +16,9 @@ pub enum StoreError {
     /// A value did not fit the schema or the model (a bug or corrupt data); retrying will not help.
     #[error("stored data does not fit the model")]
     Corrupt(#[source] DbErr),
+    /// A value could not be encoded for storage (a bug: every stored type encodes).
+    #[error("value not encodable")]
+    Encode(#[source] serde_json::Error),
     /// A migration failed.
     #[error("migration failed: {0}")]
     Migration(String),

@@ -16,13 +16,14 @@
 //! | `inbox` | shared | `(consumer, event_id)` |
 //! | `outbox` | shared | `id` (= the event's `Nats-Msg-Id`) |
 //!
-//! The path of a message through the store (house style §6.3):
-//! 1. the handler opens a transaction and calls [`inbox::claim`]; `false` means the message was
-//!    processed before, so it rolls back and the message is acknowledged;
-//! 2. it writes its domain rows (unique indexes refuse a second row for the same key, reported
-//!    as [`StoreError::Conflict`]) and its events with [`outbox::push`];
-//! 3. it commits: the inbox row, the effects and the events become visible together;
-//! 4. a relay reads [`outbox::pending`], publishes each event with `Nats-Msg-Id = id`, and calls
+//! The path of a message through the store (house style §6.3), in one place: [`UnitOfWork`].
+//! 1. [`UnitOfWork::begin`] opens a transaction and calls [`inbox::claim`]; `None` means the
+//!    message was processed before, so it rolls back and the message is acknowledged;
+//! 2. the handler writes its domain rows (unique indexes refuse a second row for the same key,
+//!    reported as [`StoreError::Conflict`]) and adds its events with [`UnitOfWork::emit`];
+//! 3. [`UnitOfWork::commit`] pushes the events to the outbox and commits: the inbox row, the
+//!    effects and the events become visible together; then it wakes the relay;
+//! 4. a relay (in `koofill-worker`) reads [`outbox::pending`], publishes each event with `Nats-Msg-Id = id`, and calls
 //!    [`outbox::mark_sent`]; a crash in between republishes, and JetStream's deduplication and the
 //!    consumers' inboxes absorb the repeat.
 //!
@@ -44,9 +45,11 @@ pub mod inbox;
 mod migration;
 pub mod outbox;
 mod secret;
+mod unit_of_work;
 
 pub use connect::{StoreOptions, connect, connect_with, is_sqlite, wait_for};
 pub use error::StoreError;
 pub use migration::{Migrator, applied, migrate};
 pub use sea_orm;
 pub use secret::SecretBox;
+pub use unit_of_work::{OutboxSignal, UnitOfWork, record_no_effect};

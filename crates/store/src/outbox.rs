@@ -32,7 +32,7 @@ pub async fn push<C: ConnectionTrait>(db: &C, event: NewEvent) -> Result<(), Sto
     let headers = if event.headers.is_empty() {
         None
     } else {
-        Some(serde_json::to_string(&event.headers).map_err(|_| StoreError::Secret("headers not encodable"))?)
+        Some(serde_json::to_string(&event.headers).map_err(StoreError::Encode)?)
     };
     let row = outbox::ActiveModel {
         id: Set(event.id),

@@ -10,6 +10,8 @@
 //!   (spec §2.1–§2.3), with a fresh nonce per call; [`CallbackClient`] sends them to an ingress
 //!   and returns the reply with its `Body-Sign` header.
 //! - [`spec_example`] returns the request bodies of the spec's examples.
+//! - [`inbound`] builds the envelopes the ingress publishes, through the same `koofill-model`
+//!   functions, for tests that publish callbacks to the bus themselves.
 //!
 //! Used by tests only; nothing here is meant for production code.
 //!
@@ -31,6 +33,7 @@
 mod client;
 mod db;
 pub mod fixtures;
+pub mod inbound;
 mod nats;
 mod sign;
 

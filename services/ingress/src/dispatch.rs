@@ -5,7 +5,9 @@ use koofill_bus::{
     names, rpc,
     views::{InstanceState, InstanceView},
 };
-use koofill_model::{BasicRequest, CallbackResponse, Envelope, InstanceId, InstanceInfo, KitRequest, ResultCode};
+use koofill_model::{
+    BasicRequest, CallbackResponse, Envelope, InstanceId, InstanceInfo, KitRequest, RequestIdentity, ResultCode,
+};
 use serde_json::Value;
 
 use crate::{
@@ -14,15 +16,12 @@ use crate::{
     state::{AppState, ChangeCheckDefault},
 };
 
-/// The `source` of every envelope the ingress publishes.
-pub const SOURCE: &str = "ingress";
-
-/// Handles a basic callback; `timestamp` is the verified request timestamp.
+/// Handles a basic callback; `identity` is the verified request's timestamp and nonce.
 pub async fn basic(
     state: &AppState,
     request: BasicRequest,
     body: Value,
-    timestamp: &str,
+    identity: &RequestIdentity,
 ) -> Result<CallbackResponse, IngressError> {
     match &request {
         BasicRequest::QueryInstance(q) => return query_instances(state, &q.instance_ids).await,
@@ -42,15 +41,11 @@ pub async fn basic(
         BasicRequest::UpgradeInstance(r) => known_instance(state, &r.instance_id).await?,
         _ => {}
     }
-    let Some(mut envelope) = Envelope::inbound_basic(&request, body, Utc::now(), SOURCE) else {
+    // The model builds the whole message, id included, so that whatever stands in for the
+    // ingress in tests (koofill_testkit::inbound) publishes exactly this.
+    let Some(envelope) = Envelope::basic_callback(&request, body, identity, Utc::now()) else {
         return Ok(CallbackResponse::success());
     };
-    // Target-state calls may legitimately repeat with the same fields (freeze, unfreeze, freeze
-    // again within the dedup window); each accepted request is its own message, identified by its
-    // timestamp so that our own publish retries still deduplicate.
-    if matches!(request, BasicRequest::UpdateInstanceStatus(_) | BasicRequest::UpdateLicenseCodeStatus(_)) {
-        envelope.id = format!("{}:{timestamp}", envelope.id);
-    }
     let subject = names::inbound(&state.settings.prefix, request.family(), request.activity().as_str());
     let BasicRequest::NewInstance(r) = &request else {
         publish(state, &subject, &envelope).await?;
@@ -78,8 +73,13 @@ pub async fn basic(
 }
 
 /// Handles a Kit callback: publish and acknowledge (deletes never check that the instance exists).
-pub async fn kit(state: &AppState, request: KitRequest, body: Value) -> Result<CallbackResponse, IngressError> {
-    let envelope = Envelope::inbound_kit(&request, body, Utc::now(), SOURCE);
+pub async fn kit(
+    state: &AppState,
+    request: KitRequest,
+    body: Value,
+    identity: &RequestIdentity,
+) -> Result<CallbackResponse, IngressError> {
+    let envelope = Envelope::kit_callback(&request, body, identity, Utc::now());
     let subject = names::inbound(&state.settings.prefix, request.family(), request.interface().path_name());
     publish(state, &subject, &envelope).await?;
     Ok(CallbackResponse::success())

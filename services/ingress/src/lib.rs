@@ -10,8 +10,11 @@
 //! 3. the body is validated by `koofill-model` → `000002` naming the field;
 //! 4. `queryInstance` is answered from the `<prefix>_instances` view and `changeInstanceCheck`
 //!    by request-reply to provisioning; every other activity is published to
-//!    `<prefix>.inbound.<family>.<activity>` on `KOOFILL_INBOUND` with its deterministic dedup id
-//!    as `Nats-Msg-Id`, and answered only after the PubAck (`000005` if NATS does not confirm);
+//!    `<prefix>.inbound.<family>.<activity>` on `KOOFILL_INBOUND` as the envelope
+//!    `koofill-model` builds from the request and its verified timestamp and nonce
+//!    (`Envelope::basic_callback` / `kit_callback`: the dedup id as `Nats-Msg-Id`, the signed
+//!    timestamp as `requested_at`), and answered only after the PubAck (`000005` if NATS does not
+//!    confirm);
 //! 5. every answer is HTTP 200 with a `Body-Sign` header over the exact bytes sent.
 //!
 //! Middleware, from the outside in (requests run top to bottom, responses bottom to top):

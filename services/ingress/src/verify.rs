@@ -3,6 +3,7 @@
 //! Cheap checks first: the window and the HMAC need no IO; only a request that verified claims
 //! its nonce in the shared KV bucket, so unauthenticated traffic cannot fill the replay cache.
 
+use koofill_model::RequestIdentity;
 use koofill_signing::{SignatureError, basic, kit, timestamp};
 
 use crate::{error::IngressError, state::AppState};
@@ -37,13 +38,14 @@ impl Scheme {
 }
 
 /// A verified request: which key matched (so the answer is signed with the same one) and the
-/// timestamp as received.
+/// request's identity, which the published message's id and `requested_at` are built from.
 #[derive(Debug, Clone)]
 pub struct Verified {
     /// Index of the key in the ring.
     pub key_index: usize,
-    /// The timestamp parameter as received.
-    pub timestamp: String,
+    /// The signed timestamp and nonce as received; the nonce has been claimed, so no other
+    /// request with this identity gets past verification.
+    pub identity: RequestIdentity,
 }
 
 /// Verifies a request; see the module docs for the order of checks.
@@ -89,5 +91,38 @@ pub async fn verify(
     if !state.nonces.claim(scheme.channel(), nonce).await.map_err(IngressError::Bus)? {
         return Err(IngressError::ReplayedNonce);
     }
-    Ok(Verified { key_index, timestamp: ts.to_owned() })
+    Ok(Verified { key_index, identity: RequestIdentity::new(ts, nonce) })
+}
+
+#[cfg(test)]
+mod tests {
+    use koofill_model::identity::parse_request_timestamp;
+    use koofill_signing::timestamp::parse_millis;
+
+    /// The model reads `requested_at` with its own copy of the window's parsing rule (it does not
+    /// depend on koofill-signing): both must read every timestamp alike.
+    #[test]
+    fn requested_at_is_read_as_the_window_reads_it() {
+        for raw in [
+            "1680508066618",
+            "1680508066",
+            "0",
+            "12345678901",
+            " 1680508066618 ",
+            "000001680508066",
+            "999999999999999",
+            "",
+            " ",
+            "-1",
+            "+1",
+            "1e3",
+            "12a",
+            "１２３",
+            "1234567890123456789",
+        ] {
+            let window = parse_millis(raw).ok();
+            let model = parse_request_timestamp(raw).ok().map(|t| t.timestamp_millis());
+            assert_eq!(model, window, "{raw:?}");
+        }
+    }
 }

@@ -72,6 +72,10 @@ impl fmt::Display for BenchReport {
 /// # Errors
 /// When the worker cannot start or publishing fails.
 pub async fn bench_new_orders(cfg: &Config, n: usize) -> anyhow::Result<BenchReport> {
+    // The benchmark's worker serves its health endpoint on a free port, beside any running one.
+    let mut cfg = cfg.clone();
+    cfg.worker.listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    let cfg = &cfg;
     let worker = Worker::build(cfg).await.context("starting the provisioning worker")?;
     let bus = worker.bus().clone();
     let prefix = cfg.nats.prefix.clone();

@@ -16,7 +16,7 @@ pub async fn decide(deps: &Deps, request: ChangeCheckRequest, default_allow: boo
     let provisioner = deps.provisioners.for_order(request.test);
     if !request.test {
         match repo::find_instance(&deps.db, &request.instance_id).await {
-            Ok(Some(row)) if repo::parse_state(&row.state) == InstanceState::Released => {
+            Ok(Some(row)) if row.state == InstanceState::Released => {
                 return ChangeCheckReply { allowed: false, message: Some("the instance has been released".into()) };
             }
             Ok(Some(_)) => {}

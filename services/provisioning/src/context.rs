@@ -1,17 +1,13 @@
 //! What every handler shares: the database, the view, the open-API client, the provisioners,
 //! the ciphers, and the relay's wake-up.
 
-use std::{collections::BTreeMap, sync::Arc};
-
-use async_nats::HeaderMap;
-use chrono::Utc;
-use koofill_bus::{names, views::InstanceViews};
+use koofill_bus::views::InstanceViews;
 use koofill_marketplace::MarketplaceClient;
-use koofill_model::{DomainEvent, Envelope};
+use koofill_model::DomainEvent;
 use koofill_signing::{client_secret::ClientSecretKey, field_crypto::FieldCipher};
-use koofill_store::{SecretBox, outbox::NewEvent};
+use koofill_store::{OutboxSignal, SecretBox, StoreError, UnitOfWork, outbox::NewEvent};
+use koofill_worker::EventFactory;
 use sea_orm::DatabaseConnection;
-use tokio::sync::Notify;
 
 use crate::{ProvisioningError, locks::KeyedLocks, provisioner::Provisioners};
 
@@ -35,12 +31,10 @@ pub struct Deps {
     pub client_secret_key: Option<ClientSecretKey>,
     /// Seals client secrets at rest (key derived from the same private key).
     pub secret_box: Option<SecretBox>,
-    /// The name prefix.
-    pub prefix: String,
-    /// Deliveries before a message is dead-lettered (to know the last attempt).
-    pub max_deliver: i64,
+    /// Builds the outbox rows of the events the worker emits.
+    pub events: EventFactory,
     /// Wakes the outbox relay after a commit.
-    pub relay_wake: Arc<Notify>,
+    pub outbox: OutboxSignal,
     /// Per-instance serialisation.
     pub locks: KeyedLocks,
 }
@@ -49,25 +43,25 @@ impl Deps {
     /// An outbox row for `event`, id `{source id}:{step}`, with the current trace context.
     ///
     /// # Errors
-    /// [`ProvisioningError::Invalid`] if the event cannot be encoded (it always can).
+    /// [`ProvisioningError::Encode`] if the event cannot be encoded (it always can).
     pub fn event(&self, id: String, test: bool, event: DomainEvent) -> Result<NewEvent, ProvisioningError> {
-        let subject = names::event(&self.prefix, event.subject_suffix());
-        let envelope = Envelope::event(id.clone(), SOURCE, Utc::now(), test, event);
-        let payload =
-            serde_json::to_string(&envelope).map_err(|e| ProvisioningError::Invalid(format!("event: {e}")))?;
-        let mut map = HeaderMap::new();
-        koofill_telemetry::nats::inject(&mut map);
-        let mut headers = BTreeMap::new();
-        for (name, values) in map.iter() {
-            if let Some(v) = values.first() {
-                headers.insert(name.to_string(), v.as_str().to_owned());
-            }
-        }
-        Ok(NewEvent { id, subject, payload, headers })
+        self.events.event(id, test, event).map_err(ProvisioningError::Encode)
     }
 
-    /// Tells the relay there is something to publish.
-    pub fn wake_relay(&self) {
-        self.relay_wake.notify_one();
+    /// Opens the unit of work of `(consumer, message_id)`: a transaction with the inbox row
+    /// claimed; `None` when the message was processed before.
+    ///
+    /// # Errors
+    /// [`ProvisioningError::Store`].
+    pub async fn unit(&self, consumer: &str, message_id: &str) -> Result<Option<UnitOfWork>, ProvisioningError> {
+        Ok(UnitOfWork::begin(&self.db, &self.outbox, consumer, message_id).await?)
+    }
+
+    /// Records a message handled with no effect.
+    ///
+    /// # Errors
+    /// [`ProvisioningError::Store`].
+    pub async fn no_effect(&self, consumer: &str, message_id: &str) -> Result<(), ProvisioningError> {
+        koofill_store::record_no_effect(&self.db, consumer, message_id).await.map_err(|e: StoreError| e.into())
     }
 }

@@ -1,7 +1,10 @@
 //! Errors of the worker's handlers and of start-up. The consumer runner retries or dead-letters a
 //! message by [`ProvisioningError::is_retryable`].
 
-use koofill_bus::{BusError, consumer::HandlerError};
+use koofill_bus::{
+    BusError,
+    consumer::{ErrorClass, HandlerError},
+};
 use koofill_marketplace::MarketplaceError;
 use koofill_model::{InstanceId, ValidationError};
 use koofill_store::StoreError;
@@ -22,6 +25,9 @@ pub enum ProvisioningError {
     /// insert; the redelivery reads the row it wrote.
     #[error("directory entry {0} written concurrently")]
     Contended(String),
+    /// An event could not be encoded (a bug: every event type encodes).
+    #[error("event not encodable")]
+    Encode(#[source] serde_json::Error),
     /// The message is not a valid callback (cannot be decoded or re-validated): poison.
     #[error("invalid message: {0}")]
     Invalid(String),
@@ -50,22 +56,32 @@ impl From<ValidationError> for ProvisioningError {
 }
 
 impl ProvisioningError {
+    /// How the runner treats it: outages are transient, a credential the seller's side refused
+    /// is a misconfiguration (both retried for `consumer.retry_horizon_secs`), invalid data is
+    /// permanent.
+    pub fn class(&self) -> ErrorClass {
+        let transient = |retryable: bool| if retryable { ErrorClass::Transient } else { ErrorClass::Permanent };
+        match self {
+            Self::Bus(e) => transient(e.is_retryable()),
+            Self::Concurrent(_) | Self::Contended(_) | Self::NotYetCreated(_) => ErrorClass::Transient,
+            Self::Encode(_) | Self::Invalid(_) | Self::Secret(_) => ErrorClass::Permanent,
+            Self::Marketplace(e) if e.is_misconfigured() => ErrorClass::Misconfigured,
+            Self::Marketplace(e) => transient(e.is_retryable()),
+            Self::Provisioner(e) if e.is_misconfigured() => ErrorClass::Misconfigured,
+            Self::Provisioner(e) => transient(e.is_retryable()),
+            Self::Store(e) => transient(e.is_retryable()),
+        }
+    }
+
     /// Whether a later attempt may succeed.
     pub fn is_retryable(&self) -> bool {
-        match self {
-            Self::Bus(e) => e.is_retryable(),
-            Self::Concurrent(_) | Self::Contended(_) | Self::NotYetCreated(_) => true,
-            Self::Invalid(_) | Self::Secret(_) => false,
-            Self::Marketplace(e) => e.is_retryable(),
-            Self::Provisioner(e) => e.is_retryable(),
-            Self::Store(e) => e.is_retryable(),
-        }
+        self.class().is_retryable()
     }
 }
 
 impl HandlerError for ProvisioningError {
-    fn is_retryable(&self) -> bool {
-        ProvisioningError::is_retryable(self)
+    fn class(&self) -> ErrorClass {
+        ProvisioningError::class(self)
     }
 }
 
@@ -75,12 +91,12 @@ pub enum StartError {
     /// A required setting is missing or unusable.
     #[error("configuration: {0}")]
     Config(String),
-    /// NATS could not be reached or the topology not ensured.
+    /// NATS could not be reached or the instance view not opened.
     #[error("bus")]
     Bus(#[from] BusError),
-    /// The database could not be reached or migrated.
-    #[error("database")]
-    Store(#[from] StoreError),
+    /// The worker host could not connect, bind or run.
+    #[error("worker host")]
+    Host(#[from] koofill_worker::HostError),
     /// The query-order client could not be built.
     #[error("open-API client")]
     Marketplace(#[from] MarketplaceError),

@@ -33,7 +33,7 @@
 //!    credentials encrypted in KooGallery's format, the transition and the `instance.active`
 //!    event in the outbox;
 //! 6. after the commit the view becomes `active` (queryInstance answers `000000` with appInfo),
-//!    the relay ([`relay`]) publishes the event with `Nats-Msg-Id` = its outbox id, and the runner
+//!    the host's outbox relay publishes the event with `Nats-Msg-Id` = its outbox id, and the runner
 //!    acknowledges the message;
 //! 7. on failure the runner retries with a growing delay; a permanent failure or the last attempt
 //!    marks the instance `failed` (event `instance.failed`) and dead-letters the message, which
@@ -53,7 +53,6 @@ mod error;
 pub mod handlers;
 mod locks;
 pub mod provisioner;
-pub mod relay;
 mod repo;
 pub mod stand_in;
 mod worker;

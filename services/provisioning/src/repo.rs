@@ -14,30 +14,6 @@ use sea_orm::{
 
 use crate::ProvisioningError;
 
-/// The stored name of a state.
-pub fn state_name(state: InstanceState) -> &'static str {
-    match state {
-        InstanceState::Accepted => "accepted",
-        InstanceState::Provisioning => "provisioning",
-        InstanceState::Active => "active",
-        InstanceState::Frozen => "frozen",
-        InstanceState::Released => "released",
-        InstanceState::Failed => "failed",
-    }
-}
-
-/// The state of a stored name; unknown names read as `failed`, which needs a person.
-pub fn parse_state(name: &str) -> InstanceState {
-    match name {
-        "accepted" => InstanceState::Accepted,
-        "provisioning" => InstanceState::Provisioning,
-        "active" => InstanceState::Active,
-        "frozen" => InstanceState::Frozen,
-        "released" => InstanceState::Released,
-        _ => InstanceState::Failed,
-    }
-}
-
 /// The instance row, if any.
 ///
 /// # Errors
@@ -63,7 +39,7 @@ pub fn view_of(row: &instances::Model) -> InstanceView {
         instance_id: InstanceId::from(row.instance_id.as_str()),
         order_id: OrderId::from(row.order_id.as_deref().unwrap_or_default()),
         order_line_id: OrderLineId::from(row.order_line_id.as_deref().unwrap_or_default()),
-        state: parse_state(&row.state),
+        state: row.state,
         test: row.test,
         app_info,
         usage_info: None,
@@ -99,8 +75,8 @@ pub async fn update_instance<C: ConnectionTrait>(
 pub struct Transition<'a> {
     /// The instance.
     pub instance_id: &'a InstanceId,
-    /// State before (`none` for a new row).
-    pub from: &'a str,
+    /// State before (`None` for a new row).
+    pub from: Option<InstanceState>,
     /// State after.
     pub to: InstanceState,
     /// The step.
@@ -129,8 +105,8 @@ pub struct Transition<'a> {
 pub async fn add_transition<C: ConnectionTrait>(db: &C, t: Transition<'_>) -> Result<bool, ProvisioningError> {
     let row = instance_transitions::ActiveModel {
         instance_id: Set(t.instance_id.to_string()),
-        from_state: Set(t.from.to_owned()),
-        to_state: Set(state_name(t.to).to_owned()),
+        from_state: Set(t.from.map_or("none", InstanceState::as_str).to_owned()),
+        to_state: Set(t.to.as_str().to_owned()),
         step: Set(t.step.to_owned()),
         idem_key: Set(t.idem_key),
         order_id: Set(t.order_id.map(str::to_owned)),
@@ -324,7 +300,7 @@ mod tests {
     fn transition<'a>(id: &'a InstanceId, key: Option<&str>) -> Transition<'a> {
         Transition {
             instance_id: id,
-            from: "active",
+            from: Some(InstanceState::Active),
             to: InstanceState::Released,
             step: "release",
             idem_key: key.map(str::to_owned),

@@ -1,15 +1,9 @@
-//! Start-up and the running worker: three consumers, the outbox relay and the change-check
-//! responder, sharing one [`Deps`].
+//! The provisioning worker's registration on the worker host: three consumers and the
+//! change-check responder, sharing one [`Deps`].
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
-use koofill_bus::{
-    Bus, BusError, Publisher,
-    consumer::{Consumer, ConsumerPolicy, ConsumerSpec, Handler},
-    names, rpc,
-    topology::{self, TopologyOptions},
-    views::InstanceViews,
-};
+use koofill_bus::{Bus, BusError, names, views::InstanceViews};
 use koofill_config::{ChangeCheckDefault, Config, ExposeSecret, ProvisionerKind};
 use koofill_marketplace::{MarketplaceClient, MarketplaceConfig};
 use koofill_model::Family;
@@ -18,21 +12,19 @@ use koofill_signing::{
     field_crypto::{EncryptType, FieldCipher},
     webhook::WebhookSecret,
 };
-use koofill_store::StoreOptions;
+use koofill_worker::{Host, HostBuilder, HostOptions, Relay, Source};
 use sea_orm::DatabaseConnection;
-use tokio::{sync::Notify, task::JoinSet};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
     StartError,
     change_check::{self, ChangeCheckRequest},
-    context::Deps,
+    context::{Deps, SOURCE},
     handlers::{KIT, KitHandler, ORDER, OrderHandler, SAAS, SaasHandler},
     locks::KeyedLocks,
     provisioner::{
         AnyProvisioner, Provisioners, TemplateProvisioner, WebhookOptions, WebhookProvisioner, change_check_budget,
     },
-    relay::Relay,
 };
 
 /// The client name the worker connects to NATS with.
@@ -44,34 +36,17 @@ pub struct BuildOptions {
     /// Update consumers whose deployed settings differ from the configuration instead of
     /// refusing to start (`--reconcile-bus`).
     pub reconcile_bus: bool,
+    /// Wait up to this long for NATS and the database (`--wait-for`).
+    pub wait_for: Option<std::time::Duration>,
     /// Retry settings of the webhook provisioner (the timeouts come from
     /// `provisioner.timeout_ms` and `ingress.change_check_timeout_ms`); defaults when `None`.
     pub webhook: Option<WebhookOptions>,
 }
 
-/// The provisioning worker. Cheap to clone.
+/// The provisioning worker: its registration on a [`Host`]. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Worker {
-    deps: Arc<Deps>,
-    bus: Bus,
-    saas: Consumer<SaasHandler>,
-    order: Consumer<OrderHandler>,
-    kit: Consumer<KitHandler>,
-    relay: Relay,
-    grace: Duration,
-    change_check_default_allow: bool,
-}
-
-fn policy(cfg: &Config) -> ConsumerPolicy {
-    let c = &cfg.consumer;
-    ConsumerPolicy {
-        max_deliver: c.max_deliver,
-        ack_wait: c.ack_wait(),
-        nak_base: c.nak_base_delay(),
-        nak_max: c.nak_max_delay(),
-        concurrency: c.concurrency,
-        max_ack_pending: c.max_ack_pending,
-    }
+    host: Host,
 }
 
 impl Worker {
@@ -83,12 +58,12 @@ impl Worker {
         Self::build_with(cfg, BuildOptions::default()).await
     }
 
-    /// Connects to NATS (ensuring the topology) and the database (applying migrations), and
-    /// creates or checks the three durable consumers.
+    /// Connects the host (NATS with the topology, the database with migrations), then registers
+    /// the three durable consumers and the change-check responder.
     ///
     /// # Errors
     /// [`StartError::Config`] for a missing basic key or AK/SK or an unusable RSA key or webhook
-    /// secret; [`StartError::Bus`], [`StartError::Store`], [`StartError::Marketplace`] otherwise.
+    /// secret; [`StartError::Host`] and [`StartError::Marketplace`] otherwise.
     pub async fn build_with(cfg: &Config, options: BuildOptions) -> Result<Self, StartError> {
         let kg = &cfg.koogallery;
         let basic_key = kg
@@ -124,49 +99,35 @@ impl Worker {
                 (None, None)
             }
         };
-
-        let bus = koofill_bus::connect(
-            &cfg.nats.url,
-            &cfg.nats.prefix,
-            SERVICE,
-            cfg.nats.connect_timeout(),
-            cfg.nats.request_timeout(),
-            true,
-        )
-        .await?;
-        let prefix = cfg.nats.prefix.clone();
-        topology::ensure(
-            &bus.js,
-            &TopologyOptions { prefix: prefix.clone(), replicas: cfg.nats.replicas, clock_skew: kg.max_clock_skew() },
-        )
-        .await?;
-        let views = InstanceViews::open(&bus.js, &prefix).await?;
-
-        let db = koofill_store::connect_with(
-            &cfg.database.url,
-            &StoreOptions { max_connections: cfg.database.max_connections, ..StoreOptions::default() },
-        )
-        .await?;
-        koofill_store::migrate(&db).await?;
-
-        let mut market = MarketplaceConfig::new(kg.api_base.clone(), ak.clone(), sk.expose_secret().to_owned());
-        market.fallback_base = Some(kg.api_fallback_base.clone());
-        let marketplace = MarketplaceClient::new(market)?;
-
         let p = &cfg.provisioner;
-        let template = TemplateProvisioner::new(p.front_end_url_template.clone(), p.admin_url_template.clone());
-        let configured = match p.kind {
-            ProvisionerKind::Template => AnyProvisioner::Template(template.clone()),
-            ProvisionerKind::Webhook => {
-                let url = p.webhook_url.clone().ok_or_else(|| StartError::Config("provisioner.webhook_url".into()))?;
-                let secret = p
-                    .webhook_secret
+        let webhook_secret = match p.kind {
+            ProvisionerKind::Template => None,
+            ProvisionerKind::Webhook => Some(
+                p.webhook_secret
                     .as_ref()
                     .ok_or_else(|| StartError::Config("provisioner.webhook_secret".into()))
                     .and_then(|s| {
                         WebhookSecret::parse(s.expose_secret())
                             .map_err(|e| StartError::Config(format!("provisioner.webhook_secret: {e}")))
-                    })?;
+                    })?,
+            ),
+        };
+
+        let host_options = HostOptions { reconcile_bus: options.reconcile_bus, wait_for: options.wait_for };
+        let mut host = HostBuilder::connect(cfg, SERVICE, host_options).await?;
+        let prefix = cfg.nats.prefix.clone();
+        let views = InstanceViews::open(&host.bus().js, &prefix).await?;
+        let db = host.db().clone();
+
+        let mut market = MarketplaceConfig::new(kg.api_base.clone(), ak.clone(), sk.expose_secret().to_owned());
+        market.fallback_base = Some(kg.api_fallback_base.clone());
+        let marketplace = MarketplaceClient::new(market)?;
+
+        let template = TemplateProvisioner::new(p.front_end_url_template.clone(), p.admin_url_template.clone());
+        let configured = match webhook_secret {
+            None => AnyProvisioner::Template(template.clone()),
+            Some(secret) => {
+                let url = p.webhook_url.clone().ok_or_else(|| StartError::Config("provisioner.webhook_url".into()))?;
                 let webhook = WebhookOptions {
                     timeout: p.timeout(),
                     change_check_timeout: change_check_budget(cfg.ingress.change_check_timeout()),
@@ -179,7 +140,7 @@ impl Worker {
         };
 
         let deps = Arc::new(Deps {
-            db: db.clone(),
+            db,
             views,
             marketplace,
             provisioners: Provisioners {
@@ -190,120 +151,31 @@ impl Worker {
             cipher,
             client_secret_key,
             secret_box,
-            prefix: prefix.clone(),
-            max_deliver: cfg.consumer.max_deliver,
-            relay_wake: Arc::new(Notify::new()),
+            events: host.events(SOURCE),
+            outbox: host.outbox().clone(),
             locks: KeyedLocks::default(),
         });
 
-        let publish_timeout = cfg.nats.request_timeout();
-        let spec = |durable: &str, family: Family| ConsumerSpec {
-            stream: names::stream(&prefix, names::INBOUND),
-            durable: durable.to_owned(),
-            filter_subject: names::inbound_family(&prefix, family),
-            policy: policy(cfg),
-        };
-        let reconcile = options.reconcile_bus;
-        let saas = Consumer::ensure(
-            &bus.js,
-            &prefix,
-            spec(SAAS, Family::Saas),
-            SaasHandler { deps: Arc::clone(&deps) },
-            reconcile,
-            publish_timeout,
-        )
-        .await?;
-        let order = Consumer::ensure(
-            &bus.js,
-            &prefix,
-            spec(ORDER, Family::Order),
-            OrderHandler { deps: Arc::clone(&deps) },
-            reconcile,
-            publish_timeout,
-        )
-        .await?;
-        let kit = Consumer::ensure(
-            &bus.js,
-            &prefix,
-            spec(KIT, Family::Kit),
-            KitHandler { deps: Arc::clone(&deps) },
-            reconcile,
-            publish_timeout,
-        )
-        .await?;
-        let relay = Relay::new(db, Publisher::new(bus.js.clone(), publish_timeout), Arc::clone(&deps.relay_wake));
-        Ok(Self {
-            deps,
-            bus,
-            saas,
-            order,
-            kit,
-            relay,
-            grace: cfg.shutdown.grace(),
-            change_check_default_allow: cfg.ingress.change_check_default == ChangeCheckDefault::Allow,
-        })
+        host.consumer(SAAS, Source::Inbound(Family::Saas), SaasHandler { deps: Arc::clone(&deps) }).await?;
+        host.consumer(ORDER, Source::Inbound(Family::Order), OrderHandler { deps: Arc::clone(&deps) }).await?;
+        host.consumer(KIT, Source::Inbound(Family::Kit), KitHandler { deps: Arc::clone(&deps) }).await?;
+        let default_allow = cfg.ingress.change_check_default == ChangeCheckDefault::Allow;
+        let answering = Arc::clone(&deps);
+        host.responder(names::rpc_change_check(&prefix), "provisioning", move |request: ChangeCheckRequest| {
+            let deps = Arc::clone(&answering);
+            async move { change_check::decide(&deps, request, default_allow).await }
+        });
+        Ok(Self { host: host.build()? })
     }
 
-    /// Runs the consumers, the relay and the change-check responder until `shutdown`, then lets
-    /// in-flight messages finish within `shutdown.grace_secs` and publishes what is left in the
-    /// outbox.
+    /// Runs the consumers, the relay, the change-check responder and `/healthz`, `/readyz`,
+    /// `/metrics` until `shutdown`, then lets in-flight messages finish within
+    /// `shutdown.grace_secs` and publishes what is left in the outbox.
     ///
     /// # Errors
-    /// [`StartError::Bus`] when a consumer vanished or the responder could not subscribe.
+    /// [`StartError::Host`] when a consumer or the responder failed.
     pub async fn run(&self, shutdown: CancellationToken) -> Result<(), StartError> {
-        let mut tasks: JoinSet<Result<(), BusError>> = JoinSet::new();
-        spawn_consumer(&mut tasks, self.saas.clone(), shutdown.clone(), self.grace);
-        spawn_consumer(&mut tasks, self.order.clone(), shutdown.clone(), self.grace);
-        spawn_consumer(&mut tasks, self.kit.clone(), shutdown.clone(), self.grace);
-        let responder = self.serve_change_check(shutdown.clone());
-        tasks.spawn(responder);
-        let relay = self.relay.clone();
-        let relay_stop = CancellationToken::new();
-        let relay_task = tokio::spawn({
-            let stop = relay_stop.clone();
-            async move { relay.run(stop).await }
-        });
-        tracing::info!("provisioning worker running");
-        let mut outcome = Ok(());
-        while let Some(joined) = tasks.join_next().await {
-            match joined {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => {
-                    tracing::error!(error = &e as &dyn std::error::Error, "worker task failed");
-                    shutdown.cancel();
-                    outcome = Err(StartError::Bus(e));
-                }
-                Err(e) => tracing::error!(error = &e as &dyn std::error::Error, "worker task panicked"),
-            }
-        }
-        // The consumers have drained: now the relay's last round.
-        relay_stop.cancel();
-        let _ = relay_task.await;
-        outcome
-    }
-
-    /// The change-check responder as a future (part of [`Worker::run`]).
-    pub fn serve_change_check(
-        &self,
-        shutdown: CancellationToken,
-    ) -> impl std::future::Future<Output = Result<(), BusError>> + Send + 'static {
-        let deps = Arc::clone(&self.deps);
-        let default_allow = self.change_check_default_allow;
-        let client = self.bus.client.clone();
-        let subject = names::rpc_change_check(&self.deps.prefix);
-        async move {
-            rpc::serve_json(
-                client,
-                subject,
-                "provisioning".to_owned(),
-                move |request: ChangeCheckRequest| {
-                    let deps = Arc::clone(&deps);
-                    async move { change_check::decide(&deps, request, default_allow).await }
-                },
-                shutdown,
-            )
-            .await
-        }
+        Ok(self.host.run(shutdown).await?)
     }
 
     /// Handles everything available on the three consumers now, then publishes the outbox;
@@ -312,41 +184,41 @@ impl Worker {
     /// # Errors
     /// [`BusError`] when fetching fails.
     pub async fn drain(&self) -> Result<usize, BusError> {
-        let mut handled = self.saas.drain_until_empty().await?;
-        handled += self.order.drain_until_empty().await?;
-        handled += self.kit.drain_until_empty().await?;
-        if let Err(e) = self.relay.flush().await {
-            tracing::warn!(error = &e as &dyn std::error::Error, "outbox not published");
-        }
-        Ok(handled)
+        self.host.drain().await
+    }
+
+    /// Serves only the change-check responder until `shutdown` (for tests that settle messages
+    /// with [`Worker::drain`]).
+    ///
+    /// # Errors
+    /// [`BusError`] when the responder cannot subscribe.
+    pub async fn serve_change_check(&self, shutdown: CancellationToken) -> Result<(), BusError> {
+        self.host.serve_responders(shutdown).await
+    }
+
+    /// The worker host (health, metrics, relay).
+    pub fn host(&self) -> &Host {
+        &self.host
     }
 
     /// The outbox relay.
     pub fn relay(&self) -> &Relay {
-        &self.relay
+        self.host.relay()
     }
 
     /// The database.
     pub fn db(&self) -> &DatabaseConnection {
-        &self.deps.db
+        self.host.db()
     }
 
     /// The NATS connection.
     pub fn bus(&self) -> &Bus {
-        &self.bus
+        self.host.bus()
     }
 }
 
-fn spawn_consumer<H: Handler>(
-    tasks: &mut JoinSet<Result<(), BusError>>,
-    consumer: Consumer<H>,
-    shutdown: CancellationToken,
-    grace: Duration,
-) {
-    tasks.spawn(async move { consumer.run(shutdown, grace).await });
-}
-
-/// Builds and runs the worker until `shutdown` (what `koofill dev` and the service binary call).
+/// Builds and runs the worker until `shutdown` (what `koofill serve provisioning` and
+/// `koofill dev` call).
 ///
 /// # Errors
 /// As [`Worker::build`] and [`Worker::run`].

@@ -6,7 +6,7 @@ use base64::{Engine, engine::general_purpose::STANDARD};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::Delivery;
+use super::RawDelivery;
 
 /// The record published on `<prefix>.dlq.<consumer>`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,7 +38,7 @@ impl DeadLetter {
     pub fn new(
         consumer: &str,
         stream: &str,
-        delivery: &Delivery,
+        delivery: &RawDelivery,
         error: &(dyn std::error::Error + 'static),
         retryable: bool,
     ) -> Self {
@@ -64,8 +64,11 @@ impl DeadLetter {
     }
 
     /// The original payload.
-    pub fn payload(&self) -> Vec<u8> {
-        STANDARD.decode(&self.payload_base64).unwrap_or_default()
+    ///
+    /// # Errors
+    /// When the stored Base64 is damaged (the record was edited by hand).
+    pub fn payload(&self) -> Result<Vec<u8>, base64::DecodeError> {
+        STANDARD.decode(&self.payload_base64)
     }
 
     /// The dedup id of the dead letter itself (one per original message).

@@ -1,92 +1,133 @@
 //! The one generic pull-consumer runner (house style §8).
 //!
-//! A service supplies a [`Handler`] and a [`ConsumerSpec`]; only the runner settles messages:
+//! A worker supplies a typed [`Handler`] and a [`ConsumerSpec`]; only the runner settles messages:
 //!
-//! 1. decode and handle the [`Delivery`] inside a span that continues the publisher's trace;
-//! 2. while the handler runs, send `+WPI` (progress) every `ack_wait / 2` so a long handler is not
-//!    redelivered to another worker;
-//! 3. success → `double_ack` (retried 3 times);
-//! 4. retryable failure with attempts left → `-NAK` with delay `base · 2^(delivered−1)` (exponent
-//!    capped at 6, delay at `nak_max`); a plain NAK would redeliver at once, and BackOff does not
-//!    apply to NAKs;
-//! 5. permanent failure or attempts exhausted → copy payload, headers, subject, sequence, delivery
-//!    count and error to `<prefix>.dlq.<consumer>`, *then* `+TERM` (TERM alone would lose it);
-//! 6. a handler that panics is treated as a retryable failure.
+//! 1. fetch no more messages than there are free handler slots, so nothing waits in a client
+//!    buffer while its `ack_wait` runs out (a buffered message would be redelivered to another
+//!    replica and handled twice);
+//! 2. decode the payload into the handler's message type — a payload that does not decode is
+//!    poison and goes straight to the dead letters;
+//! 3. handle the [`Delivery`] inside a span that continues the publisher's trace, with an
+//!    [`Attempt`] telling the handler how many deliveries were made, whether this is the last one
+//!    and its deadline; while the handler runs, send `+WPI` (progress) every `ack_wait / 2`;
+//! 4. success → `double_ack` (retried 3 times);
+//! 5. a failure is classified by the handler's error ([`ErrorClass`]): transient failures and
+//!    configuration errors on the seller's side are retried with `-NAK` and a delay of
+//!    `base · 2^(delivered−1)` (exponent capped at 6, delay at `nak_max`) for as long as the
+//!    message is younger than the retry horizon; permanent failures, and retryable ones past the
+//!    horizon, are copied to `<prefix>.dlq.<consumer>` *then* `+TERM`ed (TERM alone would lose
+//!    them);
+//! 6. a handler that panics or overruns its deadline is a transient failure.
+//!
+//! The retry budget is derived from the message's own stream timestamp, not from a counter in
+//! memory, so it survives restarts and is the same on every replica.
 
+mod attempt;
 mod dlq;
+mod metrics;
 mod runner;
 
 use std::{future::Future, time::Duration};
 
 use async_nats::HeaderMap;
 use bytes::Bytes;
-use serde::de::DeserializeOwned;
 
-pub use dlq::DeadLetter;
+pub use attempt::Attempt;
+pub use dlq::{DeadLetter, error_chain};
+pub use metrics::{ConsumerLabels, ConsumerMetrics, OutcomeLabel, OutcomeLabels};
 pub use runner::{Consumer, Outcome};
 
 use crate::BusError;
 
-/// An error a handler returns; the runner retries or dead-letters by [`HandlerError::is_retryable`].
-pub trait HandlerError: std::error::Error + Send + Sync + 'static {
-    /// Whether a later attempt may succeed (database down, timeout) rather than never (bad data).
-    fn is_retryable(&self) -> bool;
+/// How a failure should be treated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// May succeed later (database, NATS, network, 5xx, 408/429, timeouts): retried until the
+    /// retry horizon.
+    Transient,
+    /// A configuration error on the seller's side (their webhook answering 401/403, KooGallery
+    /// rejecting the AK/SK after a key rotation). Retried on the same long horizon — a paid order
+    /// must not fail because a key was rotated on one side — but counted and logged at `error`
+    /// so that someone fixes it.
+    Misconfigured,
+    /// Will never succeed (invalid data, a 4xx that will not change): dead-lettered at once.
+    Permanent,
 }
 
-impl HandlerError for BusError {
-    fn is_retryable(&self) -> bool {
-        BusError::is_retryable(self)
+impl ErrorClass {
+    /// Whether another attempt may succeed.
+    pub fn is_retryable(self) -> bool {
+        !matches!(self, Self::Permanent)
     }
 }
 
-/// What a service plugs into the runner.
+/// An error a handler returns; the runner retries or dead-letters by [`HandlerError::class`].
+pub trait HandlerError: std::error::Error + Send + Sync + 'static {
+    /// How the runner should treat this failure.
+    fn class(&self) -> ErrorClass;
+}
+
+impl HandlerError for BusError {
+    fn class(&self) -> ErrorClass {
+        if BusError::is_retryable(self) { ErrorClass::Transient } else { ErrorClass::Permanent }
+    }
+}
+
+/// What a worker plugs into the runner: one message type, one error type.
 pub trait Handler: Send + Sync + 'static {
+    /// The payload type, decoded from JSON by the runner.
+    type Msg: serde::de::DeserializeOwned + Send + Sync + 'static;
     /// The handler's error type.
     type Error: HandlerError;
 
     /// Handles one delivery. Must be idempotent: the same message can arrive more than once.
-    fn handle(&self, delivery: &Delivery) -> impl Future<Output = Result<(), Self::Error>> + Send;
+    fn handle(&self, delivery: &Delivery<Self::Msg>) -> impl Future<Output = Result<(), Self::Error>> + Send;
 }
 
-/// One message as a handler sees it.
+/// One decoded message as a handler sees it.
 #[derive(Debug, Clone)]
-pub struct Delivery {
+pub struct Delivery<T> {
+    /// The decoded payload.
+    pub msg: T,
     /// The subject it was published on.
     pub subject: String,
-    /// The payload.
-    pub payload: Bytes,
     /// Its headers (trace context, `Nats-Msg-Id`).
     pub headers: Option<HeaderMap>,
     /// Its sequence in the stream.
     pub stream_sequence: u64,
-    /// How many times it has been delivered, this time included (1 on the first delivery).
-    pub delivered: i64,
+    /// Which attempt this is.
+    pub attempt: Attempt,
 }
 
-impl Delivery {
-    /// Decodes the JSON payload.
-    ///
-    /// # Errors
-    /// [`BusError::Decode`] (not retryable: the message is poison).
-    pub fn decode<T: DeserializeOwned>(&self) -> Result<T, BusError> {
-        serde_json::from_slice(&self.payload).map_err(|source| BusError::Decode {
-            subject: self.subject.clone(),
-            expected: std::any::type_name::<T>(),
-            source,
-        })
-    }
-
+impl<T> Delivery<T> {
     /// The `Nats-Msg-Id` it was published with, if any.
     pub fn msg_id(&self) -> Option<&str> {
         self.headers.as_ref()?.get(async_nats::header::NATS_MESSAGE_ID).map(|v| v.as_str())
     }
 }
 
+/// A message as received, before decoding (what a dead letter keeps).
+#[derive(Debug, Clone)]
+pub struct RawDelivery {
+    /// The subject it was published on.
+    pub subject: String,
+    /// The payload.
+    pub payload: Bytes,
+    /// Its headers.
+    pub headers: Option<HeaderMap>,
+    /// Its sequence in the stream.
+    pub stream_sequence: u64,
+    /// Deliveries made, this one included.
+    pub delivered: i64,
+}
+
 /// Retry and flow-control settings of a consumer.
 #[derive(Debug, Clone)]
 pub struct ConsumerPolicy {
-    /// Deliveries before a message is dead-lettered.
-    pub max_deliver: i64,
+    /// How long after the message was first stored a retryable failure is still retried.
+    pub retry_horizon: Duration,
+    /// How long one handler invocation may run before it is abandoned and retried.
+    pub handler_timeout: Duration,
     /// How long the server waits for an ack before redelivering.
     pub ack_wait: Duration,
     /// First NAK delay; doubles with each delivery.
@@ -99,20 +140,20 @@ pub struct ConsumerPolicy {
     pub max_ack_pending: i64,
 }
 
-impl Default for ConsumerPolicy {
-    fn default() -> Self {
+impl ConsumerPolicy {
+    /// The policy of `[consumer]`.
+    pub fn from_config(c: &koofill_config::ConsumerConfig) -> Self {
         Self {
-            max_deliver: 12,
-            ack_wait: Duration::from_secs(30),
-            nak_base: Duration::from_secs(1),
-            nak_max: Duration::from_secs(300),
-            concurrency: 16,
-            max_ack_pending: 256,
+            retry_horizon: c.retry_horizon(),
+            handler_timeout: c.handler_timeout(),
+            ack_wait: c.ack_wait(),
+            nak_base: c.nak_base_delay(),
+            nak_max: c.nak_max_delay(),
+            concurrency: c.concurrency,
+            max_ack_pending: c.max_ack_pending,
         }
     }
-}
 
-impl ConsumerPolicy {
     /// The NAK delay after the `delivered`-th delivery failed: `base · 2^(delivered−1)`, the
     /// exponent capped at 6 and the result at `nak_max`.
     pub fn nak_delay(&self, delivered: i64) -> Duration {
@@ -138,24 +179,35 @@ pub struct ConsumerSpec {
 mod tests {
     use super::*;
 
+    fn policy(base_ms: u64, max: Duration) -> ConsumerPolicy {
+        ConsumerPolicy {
+            retry_horizon: Duration::from_secs(86_400),
+            handler_timeout: Duration::from_secs(60),
+            ack_wait: Duration::from_secs(30),
+            nak_base: Duration::from_millis(base_ms),
+            nak_max: max,
+            concurrency: 4,
+            max_ack_pending: 16,
+        }
+    }
+
     #[test]
     fn nak_delay_doubles_and_is_capped() {
-        let p = ConsumerPolicy {
-            nak_base: Duration::from_millis(100),
-            nak_max: Duration::from_secs(5),
-            ..Default::default()
-        };
+        let p = policy(100, Duration::from_secs(5));
         assert_eq!(p.nak_delay(1), Duration::from_millis(100));
         assert_eq!(p.nak_delay(2), Duration::from_millis(200));
         assert_eq!(p.nak_delay(4), Duration::from_millis(800));
-        assert_eq!(p.nak_delay(7), Duration::from_millis(6400).min(Duration::from_secs(5)));
+        assert_eq!(p.nak_delay(7), Duration::from_secs(5));
         assert_eq!(p.nak_delay(50), Duration::from_secs(5));
         assert_eq!(p.nak_delay(0), Duration::from_millis(100));
-        let wide = ConsumerPolicy {
-            nak_base: Duration::from_millis(10),
-            nak_max: Duration::from_secs(60),
-            ..Default::default()
-        };
+        let wide = policy(10, Duration::from_secs(60));
         assert_eq!(wide.nak_delay(30), Duration::from_millis(640), "exponent capped at 6");
+    }
+
+    #[test]
+    fn only_permanent_failures_are_not_retryable() {
+        assert!(ErrorClass::Transient.is_retryable());
+        assert!(ErrorClass::Misconfigured.is_retryable());
+        assert!(!ErrorClass::Permanent.is_retryable());
     }
 }

@@ -3,16 +3,25 @@
 use std::{panic::AssertUnwindSafe, sync::Arc, time::Duration};
 
 use async_nats::jetstream::{
-    self, AckKind,
+    self, AckKind, ErrorCode,
     consumer::{AckPolicy, DeliverPolicy, PullConsumer, pull},
+    context::ConsumerInfoErrorKind,
 };
+use chrono::{DateTime, Utc};
 use futures::{FutureExt, StreamExt};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tracing::Instrument;
 
-use super::{ConsumerSpec, DeadLetter, Delivery, Handler, HandlerError};
+use super::{
+    Attempt, ConsumerMetrics, ConsumerSpec, DeadLetter, Delivery, ErrorClass, Handler, HandlerError, RawDelivery,
+    attempt::past_horizon,
+};
 use crate::{BusError, Publisher, names};
+
+/// How long one pull request waits on the server for messages before it is renewed. Short
+/// enough that a stop is noticed promptly, long enough not to busy-poll an idle stream.
+const PULL_EXPIRES: Duration = Duration::from_secs(5);
 
 /// How a message was settled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,17 +53,17 @@ struct Inner<H> {
     handler: H,
     consumer: PullConsumer,
     dlq: Publisher,
+    metrics: ConsumerMetrics,
 }
 
-#[derive(Debug)]
-struct HandlerPanicked;
-
-impl std::fmt::Display for HandlerPanicked {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("handler panicked")
-    }
+/// Why a handler invocation produced no result.
+#[derive(Debug, thiserror::Error)]
+enum Abandoned {
+    #[error("handler panicked")]
+    Panicked,
+    #[error("handler did not finish within its deadline of {0:?}")]
+    TimedOut(Duration),
 }
-impl std::error::Error for HandlerPanicked {}
 
 fn pull_config(spec: &ConsumerSpec) -> pull::Config {
     pull::Config {
@@ -63,9 +72,9 @@ fn pull_config(spec: &ConsumerSpec) -> pull::Config {
         ack_policy: AckPolicy::Explicit,
         deliver_policy: DeliverPolicy::All,
         ack_wait: spec.policy.ack_wait,
-        // The server never gives up on its own: the runner decides, at delivery `max_deliver`, to
-        // dead-letter. A server-side limit equal to the budget would strand a message whose last
-        // delivery failed to dead-letter (or whose process died), with no one left to decide.
+        // The server never gives up on its own: the runner decides, from the message's age, to
+        // dead-letter. A server-side limit would strand a message whose last delivery failed to
+        // dead-letter (or whose process died), with no one left to decide.
         max_deliver: -1,
         max_ack_pending: spec.policy.max_ack_pending,
         ..Default::default()
@@ -89,6 +98,14 @@ pub(crate) fn consumer_drift(spec: &ConsumerSpec, actual: &jetstream::consumer::
     out
 }
 
+/// When the server first stored a message, from its delivery metadata.
+fn stored_at(info: &jetstream::message::Info<'_>) -> DateTime<Utc> {
+    let nanos = info.published.unix_timestamp_nanos();
+    let secs = i64::try_from(nanos.div_euclid(1_000_000_000)).unwrap_or(0);
+    let sub = u32::try_from(nanos.rem_euclid(1_000_000_000)).unwrap_or(0);
+    DateTime::from_timestamp(secs, sub).unwrap_or_else(Utc::now)
+}
+
 impl<H: Handler> Consumer<H> {
     /// Creates the durable consumer if missing, or checks an existing one against `spec`.
     ///
@@ -105,11 +122,25 @@ impl<H: Handler> Consumer<H> {
         handler: H,
         reconcile: bool,
         publish_timeout: Duration,
+        metrics: ConsumerMetrics,
     ) -> Result<Self, BusError> {
         let stream =
             js.get_stream(&spec.stream).await.map_err(|e| BusError::js(format!("get stream {}", spec.stream), e))?;
-        let consumer: PullConsumer = match stream.get_consumer::<pull::Config>(&spec.durable).await {
-            Ok(mut existing) => {
+        // Only "not found" means "create it": a timeout or an unreachable server must not make
+        // us try to create over an existing consumer.
+        let existing = match stream.consumer_info(&spec.durable).await {
+            Ok(_) => Some(
+                stream
+                    .get_consumer::<pull::Config>(&spec.durable)
+                    .await
+                    .map_err(|e| BusError::js(format!("get consumer {}", spec.durable), e))?,
+            ),
+            Err(e) if matches!(e.kind(), ConsumerInfoErrorKind::NotFound) => None,
+            Err(e) if matches!(e.kind(), ConsumerInfoErrorKind::JetStream(ref j) if j.error_code() == ErrorCode::CONSUMER_NOT_FOUND) => None,
+            Err(e) => return Err(BusError::js(format!("consumer info {}", spec.durable), e)),
+        };
+        let consumer: PullConsumer = match existing {
+            Some(mut existing) => {
                 let info = existing.info().await.map_err(|e| BusError::js("consumer info", e))?;
                 let drift = consumer_drift(&spec, &info.config);
                 if drift.is_empty() {
@@ -130,13 +161,13 @@ impl<H: Handler> Consumer<H> {
                     )));
                 }
             }
-            Err(_) => stream
+            None => stream
                 .create_consumer(pull_config(&spec))
                 .await
                 .map_err(|e| BusError::js(format!("create consumer {}", spec.durable), e))?,
         };
         let dlq = Publisher::new(js.clone(), publish_timeout);
-        Ok(Self { inner: Arc::new(Inner { spec, prefix: prefix.to_owned(), handler, consumer, dlq }) })
+        Ok(Self { inner: Arc::new(Inner { spec, prefix: prefix.to_owned(), handler, consumer, dlq, metrics }) })
     }
 
     /// The consumer's spec.
@@ -149,56 +180,81 @@ impl<H: Handler> Consumer<H> {
         &self.inner.handler
     }
 
+    /// Asks the server how far behind the consumer is and records it in the metrics; returns
+    /// `(pending, ack_pending)`.
+    ///
+    /// # Errors
+    /// [`BusError::JetStream`] when the server does not answer, or the consumer is gone.
+    pub async fn poll_lag(&self) -> Result<(u64, usize), BusError> {
+        let info = self.inner.consumer.get_info().await.map_err(|e| BusError::js("consumer info", e))?;
+        let labels = ConsumerMetrics::labels(&self.inner.spec.durable);
+        self.inner.metrics.pending.get_or_create(&labels).set(i64::try_from(info.num_pending).unwrap_or(i64::MAX));
+        self.inner.metrics.ack_pending.get_or_create(&labels).set(i64::try_from(info.num_ack_pending).unwrap_or(0));
+        Ok((info.num_pending, info.num_ack_pending))
+    }
+
     /// Fetches and handles messages until `shutdown`, at most `policy.concurrency` at once, then
     /// waits up to `grace` for in-flight handlers. What does not finish stays unacknowledged and is
     /// redelivered.
     ///
+    /// Each pull asks for exactly as many messages as there are free slots, and every message
+    /// that arrives starts at once: none waits in a client buffer while its `ack_wait` runs.
+    ///
     /// # Errors
-    /// Never for transient bus trouble (it is logged and retried); only if the consumer vanished.
+    /// Never for transient bus trouble (it is logged and retried).
     pub async fn run(&self, shutdown: CancellationToken, grace: Duration) -> Result<(), BusError> {
         let concurrency = self.inner.spec.policy.concurrency.max(1);
-        let permits = Arc::new(Semaphore::new(concurrency));
+        let slots = Arc::new(Semaphore::new(concurrency));
         let tracker = TaskTracker::new();
+        let durable = &self.inner.spec.durable;
         'outer: while !shutdown.is_cancelled() {
-            // Prefetch no more than we can handle: AckWait runs from delivery, even while a
-            // message waits in the client's buffer.
-            let stream = self.inner.consumer.stream().max_messages_per_batch(concurrency).messages().await;
-            let mut messages = match stream {
-                Ok(m) => m,
+            let first = tokio::select! {
+                () = shutdown.cancelled() => break,
+                p = Arc::clone(&slots).acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+            };
+            let mut free: Vec<OwnedSemaphorePermit> = vec![first];
+            while let Ok(p) = Arc::clone(&slots).try_acquire_owned() {
+                free.push(p);
+            }
+            let batch = self.inner.consumer.batch().max_messages(free.len()).expires(PULL_EXPIRES).messages().await;
+            let mut batch = match batch {
+                Ok(b) => b,
                 Err(e) => {
-                    tracing::warn!(error = &e as &dyn std::error::Error, consumer = %self.inner.spec.durable, "cannot pull; retrying");
+                    tracing::warn!(error = &e as &dyn std::error::Error, consumer = %durable, "cannot pull; retrying");
+                    drop(free);
                     tokio::select! { () = shutdown.cancelled() => break, () = tokio::time::sleep(Duration::from_secs(1)) => continue }
                 }
             };
             loop {
-                let permit = tokio::select! {
-                    () = shutdown.cancelled() => break 'outer,
-                    p = Arc::clone(&permits).acquire_owned() => match p { Ok(p) => p, Err(_) => break 'outer },
-                };
                 let next = tokio::select! {
                     () = shutdown.cancelled() => break 'outer,
-                    n = messages.next() => n,
+                    n = batch.next() => n,
                 };
                 match next {
                     Some(Ok(msg)) => {
+                        // A pull never returns more than it asked for; the guard keeps it so.
+                        let Some(slot) = free.pop() else {
+                            tracing::warn!(consumer = %durable, "more messages than requested; left for redelivery");
+                            continue;
+                        };
                         let this = self.clone();
                         tracker.spawn(async move {
                             this.process_one(msg).await;
-                            drop(permit);
+                            drop(slot);
                         });
                     }
                     Some(Err(e)) => {
-                        tracing::warn!(error = &e as &dyn std::error::Error, consumer = %self.inner.spec.durable, "pull stream error");
-                        tokio::time::sleep(Duration::from_millis(200)).await;
-                        continue 'outer;
+                        tracing::warn!(error = &*e as &dyn std::error::Error, consumer = %durable, "pull error");
+                        tokio::select! { () = shutdown.cancelled() => break 'outer, () = tokio::time::sleep(Duration::from_millis(200)) => {} }
+                        break;
                     }
-                    None => continue 'outer,
+                    None => break,
                 }
             }
         }
         tracker.close();
         if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
-            tracing::warn!(consumer = %self.inner.spec.durable, "in-flight messages left for redelivery at shutdown");
+            tracing::warn!(consumer = %durable, "in-flight messages left for redelivery at shutdown");
         }
         Ok(())
     }
@@ -234,30 +290,57 @@ impl<H: Handler> Consumer<H> {
 
     /// Handles one message and settles it.
     pub async fn process_one(&self, msg: jetstream::Message) -> Outcome {
-        let (stream_sequence, delivered) = match msg.info() {
-            Ok(info) => (info.stream_sequence, info.delivered),
-            Err(_) => (0, 1),
+        let (stream_sequence, delivered, stored) = match msg.info() {
+            Ok(info) => (info.stream_sequence, info.delivered, stored_at(&info)),
+            Err(_) => (0, 1, Utc::now()),
         };
-        let delivery = Delivery {
+        let raw = RawDelivery {
             subject: msg.subject.to_string(),
             payload: msg.payload.clone(),
             headers: msg.headers.clone(),
             stream_sequence,
             delivered,
         };
-        let span = koofill_telemetry::nats::delivery_span(
-            &delivery.subject,
-            stream_sequence,
-            delivered,
-            delivery.headers.as_ref(),
-        );
-        self.handle_and_settle(&msg, &delivery).instrument(span).await
+        let span = koofill_telemetry::nats::delivery_span(&raw.subject, stream_sequence, delivered, raw.headers.as_ref());
+        let durable = self.inner.spec.durable.as_str();
+        if delivered > 1 {
+            self.inner.metrics.redeliveries.get_or_create(&ConsumerMetrics::labels(durable)).inc();
+        }
+        let outcome = async {
+            let msg_value: H::Msg = match serde_json::from_slice(&raw.payload) {
+                Ok(v) => v,
+                Err(source) => {
+                    let error = BusError::Decode {
+                        subject: raw.subject.clone(),
+                        expected: std::any::type_name::<H::Msg>(),
+                        source,
+                    };
+                    return self.dead_letter(&msg, &raw, &error, false).await;
+                }
+            };
+            let attempt = Attempt::new(delivered, stored, Utc::now(), &self.inner.spec.policy);
+            let delivery = Delivery {
+                msg: msg_value,
+                subject: raw.subject.clone(),
+                headers: raw.headers.clone(),
+                stream_sequence,
+                attempt,
+            };
+            self.handle_and_settle(&msg, &raw, &delivery).await
+        }
+        .instrument(span)
+        .await;
+        self.inner.metrics.settled(durable, outcome);
+        outcome
     }
 
-    async fn handle_and_settle(&self, msg: &jetstream::Message, delivery: &Delivery) -> Outcome {
+    async fn handle_and_settle(&self, msg: &jetstream::Message, raw: &RawDelivery, delivery: &Delivery<H::Msg>) -> Outcome {
         let policy = &self.inner.spec.policy;
+        let labels = ConsumerMetrics::labels(&self.inner.spec.durable);
+        let started = std::time::Instant::now();
         let result = {
             let handle = AssertUnwindSafe(self.inner.handler.handle(delivery)).catch_unwind();
+            let handle = tokio::time::timeout_at(delivery.attempt.deadline, handle);
             tokio::pin!(handle);
             let mut progress = tokio::time::interval((policy.ack_wait / 2).max(Duration::from_millis(100)));
             progress.tick().await; // the first tick is immediate
@@ -272,13 +355,19 @@ impl<H: Handler> Consumer<H> {
                 }
             }
         };
+        self.inner.metrics.handler_seconds.get_or_create(&labels).observe(started.elapsed().as_secs_f64());
         match result {
-            Ok(Ok(())) => {
+            Ok(Ok(Ok(()))) => {
                 self.ack(msg).await;
                 Outcome::Acked
             }
-            Ok(Err(e)) => self.fail(msg, delivery, &e, e.is_retryable()).await,
-            Err(_) => self.fail(msg, delivery, &HandlerPanicked, true).await,
+            Ok(Ok(Err(e))) => self.fail(msg, raw, delivery, &e, e.class()).await,
+            Ok(Err(_)) => self.fail(msg, raw, delivery, &Abandoned::Panicked, ErrorClass::Transient).await,
+            Err(_) => {
+                self.inner.metrics.timeouts.get_or_create(&labels).inc();
+                let e = Abandoned::TimedOut(policy.handler_timeout);
+                self.fail(msg, raw, delivery, &e, ErrorClass::Transient).await
+            }
         }
     }
 
@@ -298,21 +387,45 @@ impl<H: Handler> Consumer<H> {
     async fn fail(
         &self,
         msg: &jetstream::Message,
-        delivery: &Delivery,
+        raw: &RawDelivery,
+        delivery: &Delivery<H::Msg>,
         error: &(dyn std::error::Error + Send + Sync + 'static),
-        retryable: bool,
+        class: ErrorClass,
     ) -> Outcome {
         let policy = &self.inner.spec.policy;
-        if retryable && delivery.delivered < policy.max_deliver {
-            let delay = policy.nak_delay(delivery.delivered);
-            tracing::warn!(error, delivered = delivery.delivered, ?delay, "will retry");
+        let attempt = &delivery.attempt;
+        if class == ErrorClass::Misconfigured {
+            self.inner.metrics.misconfigured.get_or_create(&ConsumerMetrics::labels(&self.inner.spec.durable)).inc();
+        }
+        let delay = policy.nak_delay(attempt.delivered);
+        let within_horizon = !past_horizon(attempt.stored_at, Utc::now(), delay, policy.retry_horizon);
+        if class.is_retryable() && within_horizon {
+            match class {
+                ErrorClass::Misconfigured => tracing::error!(
+                    error,
+                    delivered = attempt.delivered,
+                    ?delay,
+                    "configuration error on the seller's side; retrying until it is fixed"
+                ),
+                _ => tracing::warn!(error, delivered = attempt.delivered, ?delay, "will retry"),
+            }
             if let Err(e) = msg.ack_with(AckKind::Nak(Some(delay))).await {
                 tracing::warn!(error = &*e as &dyn std::error::Error, "nak not sent; redelivered after ack_wait");
             }
             return Outcome::Retried(delay);
         }
-        tracing::error!(error, delivered = delivery.delivered, retryable, "dead-lettering");
-        let letter = DeadLetter::new(&self.inner.spec.durable, &self.inner.spec.stream, delivery, error, retryable);
+        self.dead_letter(msg, raw, error, class.is_retryable()).await
+    }
+
+    async fn dead_letter(
+        &self,
+        msg: &jetstream::Message,
+        raw: &RawDelivery,
+        error: &(dyn std::error::Error + Send + Sync + 'static),
+        retryable: bool,
+    ) -> Outcome {
+        tracing::error!(error, delivered = raw.delivered, retryable, "dead-lettering");
+        let letter = DeadLetter::new(&self.inner.spec.durable, &self.inner.spec.stream, raw, error, retryable);
         let subject = names::dlq(&self.inner.prefix, &self.inner.spec.durable);
         let published = match serde_json::to_vec(&letter) {
             Ok(body) => {
@@ -329,7 +442,7 @@ impl<H: Handler> Consumer<H> {
                 Outcome::DeadLettered
             }
             Err(e) => {
-                let delay = policy.nak_max;
+                let delay = self.inner.spec.policy.nak_max;
                 tracing::error!(error = &e as &dyn std::error::Error, "dead letter not stored; keeping the message");
                 let _ = msg.ack_with(AckKind::Nak(Some(delay))).await;
                 Outcome::Retried(delay)

@@ -8,7 +8,10 @@ use async_nats::HeaderMap;
 use futures::StreamExt;
 use koofill_bus::{
     BusError, Publisher,
-    consumer::{Consumer, ConsumerPolicy, ConsumerSpec, DeadLetter, Delivery, Handler, HandlerError, Outcome},
+    consumer::{
+        Consumer, ConsumerMetrics, ConsumerPolicy, ConsumerSpec, DeadLetter, Delivery, ErrorClass, Handler,
+        HandlerError, Outcome,
+    },
     names,
 };
 use koofill_model::{Envelope, Family};
@@ -16,20 +19,24 @@ use serde::{Deserialize, Serialize};
 
 use crate::{PREFIX, bus};
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct Job {
     /// Fail retryably this many times before succeeding.
     fail_times: u32,
     /// Fail permanently.
     poison: bool,
+    /// Fail as a configuration error on the seller's side this many times.
+    misconfigured_times: u32,
+    /// Sleep this long (milliseconds) in the handler.
+    sleep_ms: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("job failed (retryable: {0})")]
-struct JobError(bool);
+#[error("job failed ({0:?})")]
+struct JobError(ErrorClass);
 
 impl HandlerError for JobError {
-    fn is_retryable(&self) -> bool {
+    fn class(&self) -> ErrorClass {
         self.0
     }
 }
@@ -41,10 +48,12 @@ struct Recorder {
 }
 
 impl Handler for Recorder {
+    type Msg = Envelope<Job>;
     type Error = JobError;
 
-    async fn handle(&self, d: &Delivery) -> Result<(), JobError> {
-        let env: Envelope<Job> = d.decode().map_err(|_| JobError(false))?;
+    async fn handle(&self, d: &Delivery<Envelope<Job>>) -> Result<(), JobError> {
+        let env = d.msg.clone();
+        tokio::time::sleep(Duration::from_millis(env.data.sleep_ms)).await;
         let n = {
             let mut a = self.attempts.lock().unwrap();
             let n = a.entry(env.id.clone()).or_default();
@@ -52,23 +61,27 @@ impl Handler for Recorder {
             *n
         };
         if env.data.poison {
-            return Err(JobError(false));
+            return Err(JobError(ErrorClass::Permanent));
+        }
+        if n <= env.data.misconfigured_times {
+            return Err(JobError(ErrorClass::Misconfigured));
         }
         if n <= env.data.fail_times {
-            return Err(JobError(true));
+            return Err(JobError(ErrorClass::Transient));
         }
         self.done.lock().unwrap().push(env.id);
         Ok(())
     }
 }
 
-fn spec(max_deliver: i64) -> ConsumerSpec {
+fn spec(retry_horizon: Duration) -> ConsumerSpec {
     ConsumerSpec {
         stream: names::stream(PREFIX, names::INBOUND),
         durable: "provisioning-saas".into(),
         filter_subject: names::inbound_family(PREFIX, Family::Saas),
         policy: ConsumerPolicy {
-            max_deliver,
+            retry_horizon,
+            handler_timeout: Duration::from_secs(10),
             ack_wait: Duration::from_secs(5),
             nak_base: Duration::from_millis(50),
             nak_max: Duration::from_millis(200),
@@ -76,6 +89,21 @@ fn spec(max_deliver: i64) -> ConsumerSpec {
             max_ack_pending: 16,
         },
     }
+}
+
+const DAY: Duration = Duration::from_secs(86_400);
+
+async fn ensure(bus: &koofill_bus::Bus, spec: ConsumerSpec, handler: Recorder) -> Consumer<Recorder> {
+    ensure_with(bus, spec, handler, ConsumerMetrics::default()).await
+}
+
+async fn ensure_with(
+    bus: &koofill_bus::Bus,
+    spec: ConsumerSpec,
+    handler: Recorder,
+    metrics: ConsumerMetrics,
+) -> Consumer<Recorder> {
+    Consumer::ensure(&bus.js, PREFIX, spec, handler, false, Duration::from_secs(2), metrics).await.unwrap()
 }
 
 async fn publish(publisher: &Publisher, id: &str, job: Job) {
@@ -114,10 +142,9 @@ async fn retryable_failures_are_retried_then_acked_once() {
     let (_nats, bus) = bus().await;
     let publisher = Publisher::new(bus.js.clone(), Duration::from_secs(2));
     let handler = Recorder::default();
-    let consumer =
-        Consumer::ensure(&bus.js, PREFIX, spec(6), handler.clone(), false, Duration::from_secs(2)).await.unwrap();
-    publish(&publisher, "job-ok", Job { fail_times: 0, poison: false }).await;
-    publish(&publisher, "job-flaky", Job { fail_times: 2, poison: false }).await;
+    let consumer = ensure(&bus, spec(DAY), handler.clone()).await;
+    publish(&publisher, "job-ok", Job::default()).await;
+    publish(&publisher, "job-flaky", Job { fail_times: 2, ..Job::default() }).await;
     drain_until(&consumer, || handler.done.lock().unwrap().len() == 2).await;
 
     let done = handler.done.lock().unwrap().clone();
@@ -132,12 +159,12 @@ async fn retryable_failures_are_retried_then_acked_once() {
 async fn a_nak_is_delayed_not_immediate() {
     let (_nats, bus) = bus().await;
     let publisher = Publisher::new(bus.js.clone(), Duration::from_secs(2));
-    let mut s = spec(6);
+    let mut s = spec(DAY);
     s.policy.nak_base = Duration::from_secs(2);
     s.policy.nak_max = Duration::from_secs(2);
     let handler = Recorder::default();
-    let consumer = Consumer::ensure(&bus.js, PREFIX, s, handler.clone(), false, Duration::from_secs(2)).await.unwrap();
-    publish(&publisher, "job-late", Job { fail_times: 1, poison: false }).await;
+    let consumer = ensure(&bus, s, handler.clone()).await;
+    publish(&publisher, "job-late", Job { fail_times: 1, ..Job::default() }).await;
     assert_eq!(consumer.drain_until_empty().await.unwrap(), 1);
     // Straight after the NAK nothing is redelivered (a plain NAK would redeliver at once).
     assert_eq!(consumer.drain_until_empty().await.unwrap(), 0);
@@ -162,9 +189,8 @@ async fn poison_goes_to_the_dlq_with_its_payload_and_is_not_redelivered() {
     let (_nats, bus) = bus().await;
     let publisher = Publisher::new(bus.js.clone(), Duration::from_secs(2));
     let handler = Recorder::default();
-    let consumer =
-        Consumer::ensure(&bus.js, PREFIX, spec(6), handler.clone(), false, Duration::from_secs(2)).await.unwrap();
-    publish(&publisher, "job-poison", Job { fail_times: 0, poison: true }).await;
+    let consumer = ensure(&bus, spec(DAY), handler.clone()).await;
+    publish(&publisher, "job-poison", Job { poison: true, ..Job::default() }).await;
     // Not even an envelope: fails to decode, which is permanent too.
     publisher
         .publish_raw(
@@ -186,52 +212,150 @@ async fn poison_goes_to_the_dlq_with_its_payload_and_is_not_redelivered() {
     assert_eq!(poison.subject, "koofill.inbound.saas.newInstance");
     assert!(!poison.retryable);
     assert_eq!(poison.delivered, 1);
-    let env: Envelope<Job> = serde_json::from_slice(&poison.payload()).unwrap();
+    let env: Envelope<Job> = serde_json::from_slice(&poison.payload().unwrap()).unwrap();
     assert!(env.data.poison);
-    let garbage = letters.iter().find(|l| l.payload() == b"not json").unwrap();
-    assert!(garbage.error.contains("job failed"), "{}", garbage.error);
+    // The runner decodes; the handler never saw the garbage.
+    let garbage = letters.iter().find(|l| l.payload().unwrap() == b"not json").unwrap();
+    assert!(garbage.error.contains("Envelope"), "{}", garbage.error);
+    assert!(!garbage.retryable);
+    assert_eq!(handler.attempts.lock().unwrap().len(), 1, "only the poison job reached the handler");
 }
 
 #[tokio::test]
-async fn exhausted_retries_are_dead_lettered() {
+async fn retries_stop_at_the_horizon_counted_from_when_the_message_was_stored() {
     let (_nats, bus) = bus().await;
     let publisher = Publisher::new(bus.js.clone(), Duration::from_secs(2));
     let handler = Recorder::default();
-    let consumer =
-        Consumer::ensure(&bus.js, PREFIX, spec(3), handler.clone(), false, Duration::from_secs(2)).await.unwrap();
-    publish(&publisher, "job-hopeless", Job { fail_times: 100, poison: false }).await;
-    drain_until(&consumer, || handler.attempts.lock().unwrap().get("job-hopeless") == Some(&3)).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(consumer.drain_until_empty().await.unwrap(), 0);
-    assert_eq!(handler.attempts.lock().unwrap()["job-hopeless"], 3, "max_deliver bounds the attempts");
-    let letters = dead_letters(&bus).await;
-    assert_eq!(letters.len(), 1);
+    let consumer = ensure(&bus, spec(Duration::from_millis(700)), handler.clone()).await;
+    publish(&publisher, "job-hopeless", Job { fail_times: 1000, ..Job::default() }).await;
+    // Keep draining past the horizon: the message must be dead-lettered, not retried forever.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let letters = loop {
+        consumer.drain_until_empty().await.unwrap();
+        let letters = dead_letters(&bus).await;
+        if !letters.is_empty() || tokio::time::Instant::now() > deadline {
+            break letters;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(letters.len(), 1, "dead-lettered once the horizon passed");
     assert!(letters[0].retryable);
-    assert_eq!(letters[0].delivered, 3);
+    let attempts = handler.attempts.lock().unwrap()["job-hopeless"];
+    assert!(attempts >= 2, "retried within the horizon ({attempts} attempts)");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(consumer.drain_until_empty().await.unwrap(), 0, "terminated, not redelivered");
+    assert_eq!(handler.attempts.lock().unwrap()["job-hopeless"], attempts);
+}
+
+#[tokio::test]
+async fn a_configuration_error_is_retried_and_counted_not_dead_lettered() {
+    let (_nats, bus) = bus().await;
+    let publisher = Publisher::new(bus.js.clone(), Duration::from_secs(2));
+    let handler = Recorder::default();
+    let metrics = ConsumerMetrics::default();
+    let consumer = ensure_with(&bus, spec(DAY), handler.clone(), metrics.clone()).await;
+    publish(&publisher, "job-401", Job { misconfigured_times: 3, ..Job::default() }).await;
+    drain_until(&consumer, || !handler.done.lock().unwrap().is_empty()).await;
+    assert_eq!(handler.done.lock().unwrap().as_slice(), ["job-401"]);
+    assert_eq!(handler.attempts.lock().unwrap()["job-401"], 4);
+    let labels = koofill_bus::consumer::ConsumerLabels { consumer: "provisioning-saas".into() };
+    assert_eq!(metrics.misconfigured.get_or_create(&labels).get(), 3);
+    assert!(dead_letters(&bus).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_handler_past_its_deadline_is_abandoned_and_retried() {
+    let (_nats, bus) = bus().await;
+    let publisher = Publisher::new(bus.js.clone(), Duration::from_secs(2));
+    let handler = Recorder::default();
+    let metrics = ConsumerMetrics::default();
+    let mut s = spec(DAY);
+    s.policy.handler_timeout = Duration::from_millis(200);
+    let consumer = ensure_with(&bus, s, handler.clone(), metrics.clone()).await;
+    publish(&publisher, "job-stuck", Job { sleep_ms: 60_000, ..Job::default() }).await;
+    let started = tokio::time::Instant::now();
+    assert_eq!(consumer.drain_until_empty().await.unwrap(), 1);
+    assert!(started.elapsed() < Duration::from_secs(5), "abandoned at the deadline, not after the sleep");
+    let labels = koofill_bus::consumer::ConsumerLabels { consumer: "provisioning-saas".into() };
+    assert_eq!(metrics.timeouts.get_or_create(&labels).get(), 1);
+    assert!(dead_letters(&bus).await.is_empty(), "a timeout is transient");
+}
+
+/// Messages fetched but not started must not outlive `ack_wait` in a client buffer, or another
+/// delivery would hand them out again: with a slow handler, a short `ack_wait` and more messages
+/// than slots, every message is still handled exactly once.
+#[tokio::test]
+async fn buffered_messages_never_outlive_ack_wait() {
+    let (_nats, bus) = bus().await;
+    let publisher = Publisher::new(bus.js.clone(), Duration::from_secs(2));
+    let handler = Recorder::default();
+    let mut s = spec(DAY);
+    s.policy.ack_wait = Duration::from_secs(1);
+    s.policy.concurrency = 2;
+    let consumer = ensure(&bus, s, handler.clone()).await;
+    let jobs: Vec<String> = (0..8).map(|i| format!("job-slow-{i}")).collect();
+    for id in &jobs {
+        publish(&publisher, id, Job { sleep_ms: 700, ..Job::default() }).await;
+    }
+    let stop = tokio_util::sync::CancellationToken::new();
+    let running = tokio::spawn({
+        let (consumer, stop) = (consumer.clone(), stop.clone());
+        async move { consumer.run(stop, Duration::from_secs(5)).await }
+    });
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while handler.done.lock().unwrap().len() < jobs.len() {
+        assert!(tokio::time::Instant::now() < deadline, "not all handled");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Longer than ack_wait: a message handed out twice would show up now.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    stop.cancel();
+    running.await.unwrap().unwrap();
+    let attempts = handler.attempts.lock().unwrap().clone();
+    for id in &jobs {
+        assert_eq!(attempts.get(id), Some(&1), "{id} handled once: {attempts:?}");
+    }
 }
 
 #[tokio::test]
 async fn consumer_drift_is_refused_unless_reconciled() {
     let (_nats, bus) = bus().await;
-    Consumer::ensure(&bus.js, PREFIX, spec(6), Recorder::default(), false, Duration::from_secs(2)).await.unwrap();
-    let mut wider = spec(6);
+    ensure(&bus, spec(DAY), Recorder::default()).await;
+    let mut wider = spec(DAY);
     wider.policy.max_ack_pending = 64;
-    let err = Consumer::ensure(&bus.js, PREFIX, wider.clone(), Recorder::default(), false, Duration::from_secs(2))
-        .await
-        .unwrap_err();
+    let err = Consumer::ensure(
+        &bus.js,
+        PREFIX,
+        wider.clone(),
+        Recorder::default(),
+        false,
+        Duration::from_secs(2),
+        ConsumerMetrics::default(),
+    )
+    .await
+    .unwrap_err();
     assert!(matches!(&err, BusError::Drift(m) if m.contains("max_ack_pending is 16, expected 64")), "{err}");
-    Consumer::ensure(&bus.js, PREFIX, wider.clone(), Recorder::default(), true, Duration::from_secs(2)).await.unwrap();
+    Consumer::ensure(
+        &bus.js,
+        PREFIX,
+        wider.clone(),
+        Recorder::default(),
+        true,
+        Duration::from_secs(2),
+        ConsumerMetrics::default(),
+    )
+    .await
+    .unwrap();
     // Now in line with the configuration: accepted without reconciling.
-    Consumer::ensure(&bus.js, PREFIX, wider, Recorder::default(), false, Duration::from_secs(2)).await.unwrap();
+    ensure(&bus, wider, Recorder::default()).await;
 }
 
 #[tokio::test]
 async fn process_one_reports_the_outcome() {
     let (_nats, bus) = bus().await;
     let publisher = Publisher::new(bus.js.clone(), Duration::from_secs(2));
-    let consumer =
-        Consumer::ensure(&bus.js, PREFIX, spec(6), Recorder::default(), false, Duration::from_secs(2)).await.unwrap();
-    publish(&publisher, "job-a", Job { fail_times: 1, poison: false }).await;
+    let consumer = ensure(&bus, spec(DAY), Recorder::default()).await;
+    publish(&publisher, "job-a", Job { fail_times: 1, ..Job::default() }).await;
     let stream = bus.js.get_stream(names::stream(PREFIX, names::INBOUND)).await.unwrap();
     let raw: async_nats::jetstream::consumer::PullConsumer = stream.get_consumer("provisioning-saas").await.unwrap();
     let msg = raw.fetch().max_messages(1).messages().await.unwrap().next().await.unwrap().unwrap();

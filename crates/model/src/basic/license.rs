@@ -98,7 +98,9 @@ impl UpdateLicenseCodeStatus {
         is_debug(self.test_flag)
     }
 
-    /// `updateLicenseCodeStatus:{license}:{status}`.
+    /// `updateLicenseCodeStatus:{license}:{status}`, the business key; published under
+    /// [`BasicRequest::message_id`](super::BasicRequest::message_id), which adds the request's
+    /// timestamp and nonce, as for updateInstanceStatus.
     pub fn dedup_id(&self) -> String {
         dedup_id(self.is_test(), &["updateLicenseCodeStatus", self.license.as_str(), self.status.as_str()])
     }

@@ -23,6 +23,7 @@ pub use self::saas::{
 };
 use crate::family::Family;
 use crate::fields::{Fields, parse_body};
+use crate::identity::RequestIdentity;
 use crate::validation::{Problem, ValidationError};
 use crate::wire::wire_enum;
 
@@ -85,6 +86,14 @@ impl Activity {
     /// answered synchronously and leave no trace (architecture §5).
     pub fn is_published(self) -> bool {
         !matches!(self, Activity::QueryInstance | Activity::ChangeInstanceCheck)
+    }
+
+    /// Whether every accepted request of this activity is a message of its own. A target-state
+    /// call may legitimately come again with the same fields (freeze, unfreeze, freeze), and the
+    /// second FREEZE must not be taken for a repeat of the first; the other activities are keyed
+    /// by what they create or change, so a request sent again is the same message.
+    pub fn is_per_request(self) -> bool {
+        matches!(self, Activity::UpdateInstanceStatus | Activity::UpdateLicenseCodeStatus)
     }
 }
 
@@ -248,6 +257,16 @@ impl BasicRequest {
             Self::UpdateLicenseCodeStatus(r) => Some(r.dedup_id()),
             Self::ReleaseLicenseCode(r) => Some(r.dedup_id()),
         }
+    }
+
+    /// The id the ingress publishes this request under: [`BasicRequest::dedup_id`], qualified with
+    /// the request's timestamp and nonce (`{dedup_id}:{timestamp}:{nonce}`) for the activities
+    /// that are [per request](Activity::is_per_request). KooGallery signs each retry anew
+    /// ([`crate::identity`]), so a retried FREEZE is a message of its own too; that is harmless,
+    /// as status calls converge to the latest requested state. `None` as `dedup_id`.
+    pub fn message_id(&self, identity: &RequestIdentity) -> Option<String> {
+        let key = self.dedup_id()?;
+        Some(if self.activity().is_per_request() { identity.qualify(key) } else { key })
     }
 }
 

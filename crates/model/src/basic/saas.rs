@@ -208,8 +208,10 @@ impl UpdateInstanceStatus {
         is_debug(self.test_flag)
     }
 
-    /// `updateInstanceStatus:{instanceId}:{status}`; the ingress appends the request timestamp, because the
-    /// same status may legitimately be set again later (freeze, unfreeze, freeze).
+    /// `updateInstanceStatus:{instanceId}:{status}`, the business key. The same status may
+    /// legitimately be set again later (freeze, unfreeze, freeze), so the id published is
+    /// [`BasicRequest::message_id`](super::BasicRequest::message_id), which adds the request's
+    /// timestamp and nonce.
     pub fn dedup_id(&self) -> String {
         dedup_id(self.is_test(), &["updateInstanceStatus", self.instance_id.as_str(), self.status.as_str()])
     }

@@ -5,6 +5,7 @@ use std::borrow::Cow;
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
 
 use super::{ID_MAX, SyncFlag, dedup_id, kit_test_flag, sync_flag, test_flag_as_integer};
 use crate::fields::Fields;
@@ -15,6 +16,10 @@ use crate::wire::{Embedded, wire_enum};
 
 /// Flags of authSync: delete, add, modify, revoke authorisation.
 const FLAGS_AUTH: [i64; 4] = [0, 1, 2, 3];
+
+/// Hex characters of the users' SHA-256 kept in the id: 64 bits, so two batches of one
+/// application at one time colliding is not a practical concern, while the id stays short.
+const USERS_DIGEST_HEX: usize = 16;
 
 wire_enum!(
     /// A user's role in the application; `admin` users get the product's admin rights.
@@ -329,13 +334,15 @@ impl AuthSync {
         self.user_list.value()
     }
 
-    /// `authSync:{instanceId}:{tenantId}:{appId}:{flag}:{currentSyncTime}:{timeStamp}`.
+    /// `authSync:{instanceId}:{tenantId}:{appId}:{flag}:{currentSyncTime}:{timeStamp}:{users}`,
+    /// where `{users}` is [`AuthSync::users_digest`].
     pub fn dedup_id(&self) -> String {
         let flag = self.flag.code().to_string();
         let sync_time = self.current_sync_time.to_string();
-        // The request time too: one authorisation may arrive as several batches of users that
-        // share the same sync time.
+        // The request time and the users too: one authorisation may arrive as several batches of
+        // users that share the sync time, and even the request time.
         let time = self.time_stamp.to_string();
+        let users = self.users_digest();
         dedup_id(
             self.test_flag,
             &[
@@ -346,7 +353,25 @@ impl AuthSync {
                 &flag,
                 &sync_time,
                 &time,
+                &users,
             ],
         )
+    }
+
+    /// The first 16 hex characters of the SHA-256 of the canonical user list: each user as
+    /// compact JSON in its parsed form (so `userList` sent as an array or as a string holding one
+    /// gives the same digest), sorted, one per line. The order of the users does not matter; any
+    /// difference in who they are or in their fields does.
+    pub fn users_digest(&self) -> String {
+        // Serialising a parsed user cannot fail (string keys, no non-finite numbers); an empty
+        // string in its place would still be deterministic.
+        let mut users: Vec<String> =
+            self.users().iter().map(|u| serde_json::to_string(u).unwrap_or_default()).collect();
+        users.sort_unstable();
+        // Compact JSON never holds a raw newline, so joining with one is unambiguous.
+        let digest = Sha256::digest(users.join("\n").as_bytes());
+        let mut hex = hex::encode(digest);
+        hex.truncate(USERS_DIGEST_HEX);
+        hex
     }
 }

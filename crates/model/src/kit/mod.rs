@@ -20,6 +20,7 @@ pub use self::org_sync::{AllOrgSync, OrgInfo, SingleOrgSync};
 pub use self::tenant::{ApplicationSync, ClientSecret, TenantSync};
 use crate::family::Family;
 use crate::fields::{Fields, parse_body};
+use crate::identity::RequestIdentity;
 use crate::ids::InstanceId;
 use crate::validation::{Problem, ValidationError};
 use crate::wire::wire_enum;
@@ -222,8 +223,8 @@ impl KitRequest {
         }
     }
 
-    /// The deduplication id: the natural key of spec §5 plus the flag (and, where the same key can
-    /// legitimately repeat, KooGallery's time), prefixed with `test:` for debug calls.
+    /// The business key: the natural key of spec §5 plus the flag and KooGallery's `timeStamp`
+    /// (and, for authSync, a digest of the users), prefixed with `test:` for debug calls.
     pub fn dedup_id(&self) -> String {
         match self {
             Self::TenantSync(r) => r.dedup_id(),
@@ -232,5 +233,17 @@ impl KitRequest {
             Self::SingleOrgSync(r) => r.dedup_id(),
             Self::AllOrgSync(r) => r.dedup_id(),
         }
+    }
+
+    /// The id the ingress publishes this request under: `{dedup_id}:{x-timestamp}:{x-nonce}`.
+    ///
+    /// Every Kit call is its own message. The body's `timeStamp` may have only 14 digits, so an
+    /// add → delete → add of one tenant within a second would otherwise give the second add the
+    /// first one's id, and it would be dropped as a duplicate for good. KooGallery does not retry
+    /// Kit calls by itself (the buyer or administrator may send them again, spec §5.1), and a
+    /// call sent again is harmless: the directory is upserted by natural key and older calls
+    /// change nothing. Our own publish retries keep the identity, so they still deduplicate.
+    pub fn message_id(&self, identity: &RequestIdentity) -> String {
+        identity.qualify(self.dedup_id())
     }
 }

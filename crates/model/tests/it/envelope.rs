@@ -1,8 +1,10 @@
 //! The bus envelope and the inbound callback data.
 
 use chrono::{DateTime, Utc};
+use koofill_model::envelope::INGRESS_SOURCE;
 use koofill_model::{
     BasicRequest, DomainEvent, Envelope, Family, InboundCallback, InstanceId, KitInterface, KitRequest, OrderId,
+    RequestIdentity,
 };
 use serde_json::json;
 
@@ -92,4 +94,46 @@ fn event_envelopes_are_typed_by_subject_suffix() {
     assert_eq!(value["data"]["type"], "instance.released");
     let back: Envelope<DomainEvent> = serde_json::from_value(value).unwrap();
     assert_eq!(back.data, event);
+}
+
+#[test]
+fn callbacks_carry_the_signed_request_time_not_the_receive_time() {
+    // Signed 40 s before it was received (inside the 60 s window), in milliseconds.
+    let signed = at() - chrono::Duration::seconds(40);
+    let identity = RequestIdentity::new(signed.timestamp_millis().to_string(), "N1");
+    let name = "basic-update-instance-status.json";
+    let request = BasicRequest::parse(&fixture(name)).unwrap();
+    let env = Envelope::basic_callback(&request, json(name), &identity, at()).unwrap();
+    assert_eq!(env.requested_at, Some(signed));
+    assert_eq!(env.request_time(), signed);
+    assert_eq!((env.occurred_at, env.data.received_at), (at(), at()));
+    assert_eq!(env.source, INGRESS_SOURCE);
+    assert_eq!(env.id, format!("{}:{}:N1", request.dedup_id().unwrap(), signed.timestamp_millis()));
+
+    // Kit: `x-timestamp`, here in seconds; not the body's `timeStamp`.
+    let identity = RequestIdentity::new(signed.timestamp().to_string(), "N2");
+    let request = KitRequest::parse(KitInterface::TenantSync, &fixture("kit-tenant-sync.json")).unwrap();
+    let env = Envelope::kit_callback(&request, json("kit-tenant-sync.json"), &identity, at());
+    assert_eq!(env.requested_at, Some(signed));
+    assert_eq!(env.id, format!("{}:{}:N2", request.dedup_id(), signed.timestamp()));
+    let value = serde_json::to_value(&env).unwrap();
+    assert_eq!(value["requested_at"], "2024-11-21T09:08:06Z");
+    let back: Envelope<InboundCallback> = serde_json::from_value(value).unwrap();
+    assert_eq!(back, env);
+}
+
+#[test]
+fn messages_without_a_request_time_are_ordered_by_occurrence_and_still_decode() {
+    // As published before `requested_at` existed: no such field.
+    let old = json!({
+        "id": "releaseInstance:i-1", "type": "inbound.releaseInstance", "version": 1,
+        "occurred_at": "2024-11-21T09:08:46Z", "source": "ingress", "test": false,
+        "data": {"activity": "releaseInstance", "family": "saas", "received_at": "2024-11-21T09:08:46Z",
+                 "body": {"activity": "releaseInstance", "instanceId": "i-1"}}
+    });
+    let env: Envelope<InboundCallback> = serde_json::from_value(old.clone()).unwrap();
+    assert_eq!(env.requested_at, None);
+    assert_eq!(env.request_time(), at());
+    // And written back the same: `None` is left out.
+    assert_eq!(serde_json::to_value(&env).unwrap(), old);
 }

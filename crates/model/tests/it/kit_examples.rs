@@ -66,7 +66,7 @@ fn dedup_ids_are_natural_keys_plus_flag_and_request_time() {
         ),
         (
             "kit-auth-sync-user-list-array.json",
-            "authSync:huaiweitest123456:68cbc86abc2018ab880d92f36422fa0e:a1b2c3d4e5f6:1:20221109093539534:20221109093539534",
+            "authSync:huaiweitest123456:68cbc86abc2018ab880d92f36422fa0e:a1b2c3d4e5f6:1:20221109093539534:20221109093539534:38bcc83f3bcf4656",
         ),
         (
             "kit-single-org-sync.json",

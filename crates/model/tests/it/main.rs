@@ -5,6 +5,7 @@ mod basic_examples;
 mod basic_validation;
 mod common;
 mod envelope;
+mod identity;
 mod kit_examples;
 mod kit_validation;
 mod never_panics;

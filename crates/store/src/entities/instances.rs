@@ -1,5 +1,6 @@
 //! `instances`: one SaaS instance per order line, with its lifecycle state (architecture §6).
 
+pub use koofill_model::InstanceState;
 use sea_orm::entity::prelude::*;
 
 /// One instance.
@@ -14,8 +15,8 @@ pub struct Model {
     pub order_id: Option<String>,
     /// Its order line (unique together with `order_id`: the create key).
     pub order_line_id: Option<String>,
-    /// `accepted`, `provisioning`, `active`, `frozen`, `released`, `failed`.
-    pub state: String,
+    /// Its lifecycle state, stored by name; an unknown name fails the read.
+    pub state: InstanceState,
     /// Whether it belongs to a debug order.
     pub test: bool,
     /// How the order line is charged.
@@ -53,6 +54,9 @@ pub struct Model {
     /// When the ingress accepted the refreshInstance call that set `expire_time` last; an older
     /// call handled later changes nothing.
     pub expiry_requested_at: Option<DateTimeUtc>,
+    /// When KooGallery requested the upgrade whose product the instance holds; an older upgrade
+    /// handled later changes nothing.
+    pub upgrade_requested_at: Option<DateTimeUtc>,
     /// Incremented by every change; guards compare-and-set updates between replicas.
     pub version: i64,
     /// When the row was created.

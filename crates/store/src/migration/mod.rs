@@ -3,6 +3,7 @@
 
 mod m0001_provisioning;
 mod m0002_request_order;
+mod m0003_upgrade_order;
 
 use sea_orm::DatabaseConnection;
 use sea_orm_migration::{MigrationTrait, MigratorTrait};
@@ -15,7 +16,11 @@ pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m0001_provisioning::Migration), Box::new(m0002_request_order::Migration)]
+        vec![
+            Box::new(m0001_provisioning::Migration),
+            Box::new(m0002_request_order::Migration),
+            Box::new(m0003_upgrade_order::Migration),
+        ]
     }
 }
 

@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use chrono::Utc;
 use koofill_store::{
     StoreError,
-    entities::{instance_transitions, instances, tenants},
+    entities::{instance_transitions, instances, instances::InstanceState, tenants},
     inbox, outbox,
-    sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, PaginatorTrait, Set, TransactionTrait},
+    sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, Set, TransactionTrait},
 };
 use koofill_testkit::TestDb;
 
@@ -26,7 +26,7 @@ fn instance(id: &str, order: Option<&str>) -> instances::ActiveModel {
         instance_id: Set(id.into()),
         order_id: Set(order.map(Into::into)),
         order_line_id: Set(order.map(|o| format!("{o}-000001"))),
-        state: Set("active".into()),
+        state: Set(InstanceState::Active),
         test: Set(false),
         charging_mode: Set(None),
         product_id: Set(None),
@@ -44,6 +44,7 @@ fn instance(id: &str, order: Option<&str>) -> instances::ActiveModel {
         failure_reason: Set(None),
         status_requested_at: Set(None),
         expiry_requested_at: Set(None),
+        upgrade_requested_at: Set(None),
         version: Set(0),
         created_at: Set(now),
         updated_at: Set(now),
@@ -54,7 +55,7 @@ fn instance(id: &str, order: Option<&str>) -> instances::ActiveModel {
 async fn migrations_apply_once_and_are_recorded() {
     let (_db, conn) = fresh().await;
     koofill_store::migrate(&conn).await.unwrap();
-    assert_eq!(koofill_store::applied(&conn).await.unwrap(), ["m0001_provisioning", "m0002_request_order"]);
+    assert_eq!(koofill_store::applied(&conn).await.unwrap(), ["m0001_provisioning", "m0002_request_order", "m0003_upgrade_order"]);
 }
 
 #[tokio::test]
@@ -157,4 +158,17 @@ async fn the_outbox_keeps_one_row_per_event_until_sent() {
     assert_eq!(outbox::headers(&pending[0])["traceparent"], "00-abc-def-01");
     outbox::mark_sent(&conn, &["a".to_owned()], Utc::now()).await.unwrap();
     assert_eq!(outbox::pending_count(&conn).await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn an_unknown_state_in_the_database_is_an_error_not_a_default() {
+    let (_db, conn) = fresh().await;
+    instance("i-typed", Some("CS1")).insert(&conn).await.unwrap();
+    let read = instances::Entity::find_by_id("i-typed").one(&conn).await.unwrap().unwrap();
+    assert_eq!(read.state, InstanceState::Active);
+
+    conn.execute_unprepared("UPDATE instances SET state = 'frozn' WHERE instance_id = 'i-typed'").await.unwrap();
+    let error = instances::Entity::find_by_id("i-typed").one(&conn).await.map_err(StoreError::from).unwrap_err();
+    assert!(!error.is_retryable(), "a corrupt state is not an outage: {error:?}");
+    assert!(matches!(error, StoreError::Corrupt(_)), "{error:?}");
 }

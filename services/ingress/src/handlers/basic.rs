@@ -49,7 +49,7 @@ pub async fn handle(
         span.record("activity", activity);
         record_ids(&span, &request);
         let value = body_value(&body)?;
-        dispatch::basic(&state, request, value, &verified.timestamp).await
+        dispatch::basic(&state, request, value, &verified.identity).await
     }
     .await;
     let answer = match result {

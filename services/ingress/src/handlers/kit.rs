@@ -56,7 +56,7 @@ pub async fn handle(
             span.record("instance_id", id.as_str());
         }
         let value = body_value(&body)?;
-        dispatch::kit(&state, request, value).await
+        dispatch::kit(&state, request, value, &verified.identity).await
     }
     .await;
     let answer = match result {

@@ -8,6 +8,7 @@ mod auth;
 mod idempotency;
 mod outage;
 mod rejections;
+mod request_identity;
 
 use std::time::Duration;
 

@@ -135,7 +135,7 @@ pub async fn redrive(bus: &Bus, publisher: &Publisher, seq: u64) -> Result<Redri
             headers.insert(k.as_str(), v.as_str());
         }
     }
-    let payload = bytes::Bytes::from(letter.payload());
+    let payload = bytes::Bytes::from(letter.payload().map_err(|_| BusError::Drift(format!("dead letter {} has a damaged payload", letter.msg_id())))?);
     let ack = publisher.publish_raw(&letter.subject, &original_id, headers.clone(), payload.clone()).await?;
     let (msg_id, renamed) = if ack.duplicate {
         let renamed = format!("{original_id}:redrive:{seq}");
@@ -200,7 +200,7 @@ pub async fn run_dlq(cmd: DlqCommand, cfg: Config) -> anyhow::Result<()> {
             for (k, v) in &l.headers {
                 println!("header:     {k}: {v}");
             }
-            let payload = l.payload();
+            let payload = l.payload().unwrap_or_else(|_| l.payload_base64.clone().into_bytes());
             match serde_json::from_slice::<serde_json::Value>(&payload) {
                 Ok(v) => println!("payload:\n{}", serde_json::to_string_pretty(&v).unwrap_or_default()),
                 Err(_) => println!("payload (base64): {}", STANDARD.encode(&payload)),

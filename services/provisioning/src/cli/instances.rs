@@ -49,7 +49,7 @@ pub async fn run_instances(cmd: InstancesCommand, cfg: Config) -> anyhow::Result
                 .map(|r| {
                     vec![
                         r.instance_id.clone(),
-                        r.state.clone(),
+                        r.state.to_string(),
                         r.order_id.clone().unwrap_or_default(),
                         r.charging_mode.clone().unwrap_or_default(),
                         r.sku_code.clone().unwrap_or_default(),
@@ -76,7 +76,7 @@ pub async fn run_instances(cmd: InstancesCommand, cfg: Config) -> anyhow::Result
                 .with_context(|| format!("no instance {id}"))?;
             let field = |k: &str, v: String| println!("{k:<16}{v}");
             field("instance", r.instance_id.clone());
-            field("state", r.state.clone());
+            field("state", r.state.to_string());
             field("debug", r.test.to_string());
             field("order", format!("{} / {}", r.order_id.unwrap_or_default(), r.order_line_id.unwrap_or_default()));
             field("customer", r.customer_id.unwrap_or_default());

@@ -21,7 +21,7 @@
 
 use koofill_bus::views::{InstanceState, InstanceView};
 use koofill_model::{DomainEvent, InstanceId, basic::NewInstance, order::OrderInfo};
-use koofill_store::{StoreError, entities::instances, inbox, outbox};
+use koofill_store::{StoreError, entities::instances, outbox};
 use sea_orm::{ActiveModelTrait, Set, TransactionTrait};
 use serde_json::json;
 
@@ -41,7 +41,7 @@ pub(super) async fn handle(
 ) -> Result<(), ProvisioningError> {
     match provision(deps, msg, instance_id, request).await {
         Ok(()) => Ok(()),
-        Err(e) if !e.is_retryable() || msg.is_last_attempt(deps) => {
+        Err(e) if !e.is_retryable() || msg.attempt.is_last => {
             if let Err(mark) = mark_failed(deps, msg, instance_id, request, &e).await {
                 tracing::error!(error = &mark as &dyn std::error::Error, "could not mark the instance failed");
             }
@@ -60,7 +60,7 @@ async fn provision(
     let test = msg.env.test;
     let existing = repo::find_instance(&deps.db, instance_id).await?;
     if let Some(row) = &existing {
-        let state = repo::parse_state(&row.state);
+        let state = row.state;
         if matches!(state, InstanceState::Active | InstanceState::Frozen | InstanceState::Released) {
             return already_done(deps, msg, instance_id, row).await;
         }
@@ -98,22 +98,22 @@ async fn provision(
     let app = provisioner.create(&msg.follow_up("instance.create"), &create).await?;
     let (user_name_enc, password_enc) = seal_credentials(deps, &app)?;
 
-    let txn = deps.db.begin().await.map_err(StoreError::from)?;
-    if !inbox::claim(&txn, msg.consumer, &msg.env.id).await? {
-        return Ok(()); // another replica finished it meanwhile; dropping `txn` rolls back
-    }
+    let Some(mut uow) = deps.unit(msg.consumer, &msg.env.id).await? else {
+        return Ok(()); // another replica finished it meanwhile
+    };
+    let txn = uow.txn();
     if let Some(info) = &order {
-        repo::record_order(&txn, info, test, None).await?;
+        repo::record_order(txn, info, test, None).await?;
     } else {
-        repo::record_unknown_order(&txn, &request.order_id, &request.order_line_id, test, false).await?;
+        repo::record_unknown_order(txn, &request.order_id, &request.order_line_id, test, false).await?;
     }
-    let current = repo::find_instance(&txn, instance_id).await?;
-    let from = current.as_ref().map_or("accepted", |r| r.state.as_str()).to_owned();
-    if current.as_ref().is_some_and(|r| repo::parse_state(&r.state) == InstanceState::Released) {
+    let current = repo::find_instance(txn, instance_id).await?;
+    let from = Some(current.as_ref().map_or(InstanceState::Accepted, |r| r.state));
+    if current.as_ref().is_some_and(|r| r.state == InstanceState::Released) {
         // A release overtook us on another replica after our first read: the tenant just created
         // must go. Nothing is recorded until the ISV has released it, so a failed release is
         // retried with the message.
-        txn.rollback().await.map_err(StoreError::from)?;
+        uow.rollback().await?;
         return release_orphan(deps, msg, instance_id, test).await;
     }
     let now = chrono::Utc::now();
@@ -122,7 +122,7 @@ async fn provision(
         instance_id: Set(instance_id.to_string()),
         order_id: Set(Some(request.order_id.to_string())),
         order_line_id: Set(Some(request.order_line_id.to_string())),
-        state: Set(repo::state_name(InstanceState::Active).to_owned()),
+        state: Set(InstanceState::Active),
         test: Set(test),
         charging_mode: Set(create.charging_mode.clone()),
         product_id: Set(product.as_ref().and_then(|p| p.product_id.clone())),
@@ -145,19 +145,19 @@ async fn provision(
             row.version = Set(0);
             row.created_at = Set(now);
             row.updated_at = Set(now);
-            row.insert(&txn).await.map_err(|e| match StoreError::from(e) {
+            row.insert(txn).await.map_err(|e| match StoreError::from(e) {
                 // Another replica inserted it between our reads: let the redelivery look again.
                 e if e.is_conflict() => ProvisioningError::Concurrent(instance_id.clone()),
                 e => e.into(),
             })?;
         }
-        Some(existing) => repo::update_instance(&txn, instance_id, existing.version, row).await?,
+        Some(existing) => repo::update_instance(txn, instance_id, existing.version, row).await?,
     }
     repo::add_transition(
-        &txn,
+        txn,
         Transition {
             instance_id,
-            from: &from,
+            from,
             to: InstanceState::Active,
             step: "create",
             idem_key: Some("create".into()),
@@ -173,9 +173,8 @@ async fn provision(
         order_id: request.order_id.clone(),
         expire_time: create.expire_time,
     };
-    outbox::push(&txn, deps.event(msg.follow_up("instance.active"), test, event)?).await?;
-    txn.commit().await.map_err(StoreError::from)?;
-    deps.wake_relay();
+    uow.emit(deps.event(msg.follow_up("instance.active"), test, event)?);
+    uow.commit().await?;
     publish_view(deps, instance_id).await
 }
 
@@ -191,28 +190,29 @@ async fn already_done(
     instance_id: &InstanceId,
     row: &instances::Model,
 ) -> Result<(), ProvisioningError> {
-    if row.released_before_create && msg.delivery.delivered > 1 {
+    if row.released_before_create && msg.attempt.delivered > 1 {
         release_at_isv(deps, msg, instance_id, row.test).await?;
     }
-    let txn = deps.db.begin().await.map_err(StoreError::from)?;
-    if inbox::claim(&txn, msg.consumer, &msg.env.id).await? && row.released_before_create {
-        repo::add_transition(
-            &txn,
-            Transition {
-                instance_id,
-                from: &row.state,
-                to: InstanceState::Released,
-                step: "skip",
-                idem_key: Some("create".into()),
-                order_id: row.order_id.as_deref(),
-                scene: None,
-                event_id: &msg.env.id,
-                detail: Some(json!({ "reason": "the release arrived first; not provisioned" })),
-            },
-        )
-        .await?;
+    if let Some(uow) = deps.unit(msg.consumer, &msg.env.id).await? {
+        if row.released_before_create {
+            repo::add_transition(
+                uow.txn(),
+                Transition {
+                    instance_id,
+                    from: Some(row.state),
+                    to: InstanceState::Released,
+                    step: "skip",
+                    idem_key: Some("create".into()),
+                    order_id: row.order_id.as_deref(),
+                    scene: None,
+                    event_id: &msg.env.id,
+                    detail: Some(json!({ "reason": "the release arrived first; not provisioned" })),
+                },
+            )
+            .await?;
+        }
+        uow.commit().await?;
     }
-    txn.commit().await.map_err(StoreError::from)?;
     // Repairs a view whose write failed after an earlier commit.
     deps.views.put(&repo::view_of(row)).await?;
     Ok(())
@@ -229,13 +229,12 @@ async fn release_orphan(
     test: bool,
 ) -> Result<(), ProvisioningError> {
     release_at_isv(deps, msg, instance_id, test).await?;
-    let txn = deps.db.begin().await.map_err(StoreError::from)?;
-    if inbox::claim(&txn, msg.consumer, &msg.env.id).await? {
+    if let Some(uow) = deps.unit(msg.consumer, &msg.env.id).await? {
         repo::add_transition(
-            &txn,
+            uow.txn(),
             Transition {
                 instance_id,
-                from: repo::state_name(InstanceState::Released),
+                from: Some(InstanceState::Released),
                 to: InstanceState::Released,
                 step: "release-orphan",
                 idem_key: None,
@@ -246,8 +245,8 @@ async fn release_orphan(
             },
         )
         .await?;
+        uow.commit().await?;
     }
-    txn.commit().await.map_err(StoreError::from)?;
     publish_view(deps, instance_id).await
 }
 
@@ -327,19 +326,22 @@ async fn mark_failed(
 ) -> Result<(), ProvisioningError> {
     let reason = crate::error::chain(error);
     let test = msg.env.test;
-    let txn = deps.db.begin().await.map_err(StoreError::from)?;
-    let current = repo::find_instance(&txn, instance_id).await?;
+    // Not a unit of work: the message is about to be dead-lettered, not processed, so the inbox
+    // must not claim it (a redrive provisions again).
+    let transaction = deps.db.begin().await.map_err(StoreError::from)?;
+    let txn = &transaction;
+    let current = repo::find_instance(txn, instance_id).await?;
     if current.as_ref().is_some_and(|r| {
-        repo::parse_state(&r.state) != InstanceState::Accepted
-            && repo::parse_state(&r.state) != InstanceState::Provisioning
-            && repo::parse_state(&r.state) != InstanceState::Failed
+        r.state != InstanceState::Accepted
+            && r.state != InstanceState::Provisioning
+            && r.state != InstanceState::Failed
     }) {
         return Ok(()); // active or released meanwhile: nothing failed
     }
-    let from = current.as_ref().map_or("accepted", |r| r.state.as_str()).to_owned();
+    let from = Some(current.as_ref().map_or(InstanceState::Accepted, |r| r.state));
     let now = chrono::Utc::now();
     let changes = instances::ActiveModel {
-        state: Set(repo::state_name(InstanceState::Failed).to_owned()),
+        state: Set(InstanceState::Failed),
         failure_reason: Set(Some(reason.clone())),
         ..Default::default()
     };
@@ -356,31 +358,31 @@ async fn mark_failed(
                 updated_at: Set(now),
                 ..changes
             };
-            row.insert(&txn).await.map_err(StoreError::from)?;
+            row.insert(txn).await.map_err(StoreError::from)?;
         }
-        Some(row) => repo::update_instance(&txn, instance_id, row.version, changes).await?,
+        Some(row) => repo::update_instance(txn, instance_id, row.version, changes).await?,
     }
     repo::add_transition(
-        &txn,
+        txn,
         Transition {
             instance_id,
-            from: &from,
+            from,
             to: InstanceState::Failed,
             step: "fail",
             idem_key: None,
             order_id: Some(request.order_id.as_str()),
             scene: None,
             event_id: &msg.env.id,
-            detail: Some(json!({ "reason": reason, "delivered": msg.delivery.delivered })),
+            detail: Some(json!({ "reason": reason, "delivered": msg.attempt.delivered })),
         },
     )
     .await?;
     let event =
         DomainEvent::InstanceFailed { instance_id: instance_id.clone(), order_id: request.order_id.clone(), reason };
     // One failure event per attempt budget: a redriven message has a new stream sequence.
-    let id = msg.follow_up(&format!("instance.failed:{}", msg.delivery.stream_sequence));
-    outbox::push(&txn, deps.event(id, test, event)?).await?;
-    txn.commit().await.map_err(StoreError::from)?;
-    deps.wake_relay();
+    let id = msg.follow_up(&format!("instance.failed:{}", msg.stream_sequence));
+    outbox::push(txn, deps.event(id, test, event)?).await?;
+    transaction.commit().await.map_err(StoreError::from)?;
+    deps.outbox.wake();
     publish_view(deps, instance_id).await
 }

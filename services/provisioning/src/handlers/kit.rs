@@ -30,10 +30,9 @@ use koofill_model::{
 use koofill_store::{
     StoreError,
     entities::{applications, departments, directory_users, tenants},
-    inbox, outbox,
 };
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Set,
     sea_query::Expr,
 };
 
@@ -85,8 +84,7 @@ pub(super) async fn handle(deps: &Deps, msg: &Msg<'_>, request: &KitRequest) -> 
     // A call older than every row it would change is history: the ISV is not told, no event.
     if is_stale(&deps.db, request).await? {
         tracing::info!(kind, event_id = %msg.env.id, "older than the directory's rows; ignored");
-        inbox::claim(&deps.db, msg.consumer, &msg.env.id).await?;
-        return Ok(());
+        return msg.no_effect(deps).await;
     }
     // Decrypt before the provisioner call: a secret that cannot be read is a permanent failure.
     let sealed_secret = match request {
@@ -96,20 +94,19 @@ pub(super) async fn handle(deps: &Deps, msg: &Msg<'_>, request: &KitRequest) -> 
     let change = directory_change(kind, request);
     deps.provisioners.for_order(test).apply(&msg.follow_up(kind), test, &change).await?;
 
-    let txn = deps.db.begin().await.map_err(StoreError::from)?;
-    if !inbox::claim(&txn, msg.consumer, &msg.env.id).await? {
+    let Some(mut uow) = deps.unit(msg.consumer, &msg.env.id).await? else {
         return Ok(());
-    }
-    let event = match request {
-        KitRequest::TenantSync(r) => tenant(&txn, r).await?,
-        KitRequest::ApplicationSync(r) => application(&txn, r, sealed_secret).await?,
-        KitRequest::AuthSync(r) => users(&txn, r).await?,
-        KitRequest::SingleOrgSync(r) => department(&txn, r).await?,
-        KitRequest::AllOrgSync(r) => all_departments(&txn, r).await?,
     };
-    outbox::push(&txn, deps.event(msg.follow_up(event.subject_suffix()), test, event)?).await?;
-    txn.commit().await.map_err(StoreError::from)?;
-    deps.wake_relay();
+    let txn = uow.txn();
+    let event = match request {
+        KitRequest::TenantSync(r) => tenant(txn, r).await?,
+        KitRequest::ApplicationSync(r) => application(txn, r, sealed_secret).await?,
+        KitRequest::AuthSync(r) => users(txn, r).await?,
+        KitRequest::SingleOrgSync(r) => department(txn, r).await?,
+        KitRequest::AllOrgSync(r) => all_departments(txn, r).await?,
+    };
+    uow.emit(deps.event(msg.follow_up(event.subject_suffix()), test, event)?);
+    uow.commit().await?;
     Ok(())
 }
 

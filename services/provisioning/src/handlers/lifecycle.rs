@@ -28,8 +28,8 @@ use koofill_model::{
     basic::{InstanceStatus, RefreshInstance, RefreshScene, ReleaseInstance, UpdateInstanceStatus, UpgradeInstance},
     order::OrderInfo,
 };
-use koofill_store::{StoreError, entities::instances, inbox, outbox};
-use sea_orm::{ActiveModelTrait, Set, TransactionTrait};
+use koofill_store::{StoreError, entities::instances};
+use sea_orm::{ActiveModelTrait, Set};
 use serde_json::json;
 
 use super::{Msg, create::publish_view};
@@ -50,7 +50,7 @@ enum Found {
 
 async fn live(deps: &Deps, id: &InstanceId) -> Result<Found, ProvisioningError> {
     match repo::find_instance(&deps.db, id).await? {
-        Some(row) => match repo::parse_state(&row.state) {
+        Some(row) => match row.state {
             InstanceState::Active | InstanceState::Frozen => Ok(Found::Live(Box::new(row))),
             InstanceState::Released => Ok(Found::Released),
             InstanceState::Accepted | InstanceState::Provisioning | InstanceState::Failed => {
@@ -63,8 +63,7 @@ async fn live(deps: &Deps, id: &InstanceId) -> Result<Found, ProvisioningError> 
 
 /// Records the message with no effect (repeats, and calls on released instances).
 async fn no_effect(deps: &Deps, msg: &Msg<'_>) -> Result<(), ProvisioningError> {
-    inbox::claim(&deps.db, msg.consumer, &msg.env.id).await?;
-    Ok(())
+    msg.no_effect(deps).await
 }
 
 /// Query order for a follow-up order; debug calls with made-up orders go on without it.
@@ -141,24 +140,24 @@ pub(super) async fn refresh(deps: &Deps, msg: &Msg<'_>, r: &RefreshInstance) -> 
     };
     deps.provisioners.for_order(test).apply(&msg.follow_up("instance.renew"), test, &change).await?;
 
-    let txn = deps.db.begin().await.map_err(StoreError::from)?;
-    if !inbox::claim(&txn, msg.consumer, &msg.env.id).await? {
+    let Some(mut uow) = deps.unit(msg.consumer, &msg.env.id).await? else {
         return Ok(());
-    }
+    };
+    let txn = uow.txn();
     if let Some(info) = &order {
-        repo::record_order(&txn, info, test, None).await?;
+        repo::record_order(txn, info, test, None).await?;
     }
     // The expiry is set to the value sent, never extended: repeating the call changes nothing.
     let mut changes = product.as_ref().map(product_changes).unwrap_or_default();
     changes.expire_time = Set(Some(expire_time));
     changes.expiry_requested_at = Set(Some(requested));
-    repo::update_instance(&txn, &r.instance_id, row.version, changes).await?;
-    let state = repo::parse_state(&row.state);
+    repo::update_instance(txn, &r.instance_id, row.version, changes).await?;
+    let state = row.state;
     let recorded = repo::add_transition(
-        &txn,
+        txn,
         Transition {
             instance_id: &r.instance_id,
-            from: &row.state,
+            from: Some(row.state),
             to: state,
             step: "renew",
             idem_key: Some(key),
@@ -177,10 +176,9 @@ pub(super) async fn refresh(deps: &Deps, msg: &Msg<'_>, r: &RefreshInstance) -> 
             expire_time,
             product_id: product.as_ref().and_then(|p| p.product_id.as_deref()).map(ProductId::from),
         };
-        outbox::push(&txn, deps.event(msg.follow_up("instance.renewed"), test, event)?).await?;
+        uow.emit(deps.event(msg.follow_up("instance.renewed"), test, event)?);
     }
-    txn.commit().await.map_err(StoreError::from)?;
-    deps.wake_relay();
+    uow.commit().await?;
     publish_view(deps, &r.instance_id).await
 }
 
@@ -195,9 +193,9 @@ pub(super) async fn status(deps: &Deps, msg: &Msg<'_>, r: &UpdateInstanceStatus)
         tracing::info!(status = ?r.status, %requested, "a later status change was applied already; ignored");
         return no_effect(deps, msg).await;
     }
-    let state = repo::parse_state(&row.state);
-    // Target state: freezing a frozen instance (or unfreezing an active one) is already done;
-    // only its time is recorded.
+    let state = row.state;
+    // Target state: freezing a frozen instance (or unfreezing an active one) is already done in
+    // koofill's records; the product is still told (see `reached`) and the time recorded.
     let (to, change, step, event) = match (r.status, state) {
         (InstanceStatus::Freeze, InstanceState::Active) => (
             InstanceState::Frozen,
@@ -211,25 +209,25 @@ pub(super) async fn status(deps: &Deps, msg: &Msg<'_>, r: &UpdateInstanceStatus)
             "unfreeze",
             DomainEvent::InstanceUnfrozen { instance_id: r.instance_id.clone() },
         ),
-        _ => return reached(deps, msg, &row, requested).await,
+        _ => return reached(deps, msg, r, &row, requested).await,
     };
     deps.provisioners.for_order(test).apply(&msg.follow_up(change.step()), test, &change).await?;
 
-    let txn = deps.db.begin().await.map_err(StoreError::from)?;
-    if !inbox::claim(&txn, msg.consumer, &msg.env.id).await? {
+    let Some(mut uow) = deps.unit(msg.consumer, &msg.env.id).await? else {
         return Ok(());
-    }
+    };
+    let txn = uow.txn();
     let changes = instances::ActiveModel {
-        state: Set(repo::state_name(to).to_owned()),
+        state: Set(to),
         status_requested_at: Set(Some(requested)),
         ..Default::default()
     };
-    repo::update_instance(&txn, &r.instance_id, row.version, changes).await?;
+    repo::update_instance(txn, &r.instance_id, row.version, changes).await?;
     repo::add_transition(
-        &txn,
+        txn,
         Transition {
             instance_id: &r.instance_id,
-            from: &row.state,
+            from: Some(row.state),
             to,
             step,
             idem_key: None,
@@ -240,31 +238,44 @@ pub(super) async fn status(deps: &Deps, msg: &Msg<'_>, r: &UpdateInstanceStatus)
         },
     )
     .await?;
-    outbox::push(&txn, deps.event(msg.follow_up(event.subject_suffix()), test, event)?).await?;
-    txn.commit().await.map_err(StoreError::from)?;
-    deps.wake_relay();
+    uow.emit(deps.event(msg.follow_up(event.subject_suffix()), test, event)?);
+    uow.commit().await?;
     publish_view(deps, &r.instance_id).await
 }
 
-/// A status call whose target state already holds: no provisioner call and no event, but its
-/// time is recorded, so an older call handled after it changes nothing.
+/// A status call whose target state already holds in koofill's records: no event, and its time
+/// is recorded, so an older call handled after it changes nothing.
+///
+/// The product is still told the target state. koofill's row can lag the product: a FREEZE
+/// whose provisioner call succeeded but whose commit failed (database down, another replica
+/// moved the row) left the product frozen and the row active; the UNFREEZE that follows finds
+/// "active" here, and without this call the product would stay frozen for good, since the older
+/// FREEZE's retry is then ignored as stale. Freeze and unfreeze are target-state operations at
+/// the product too, so telling it again is harmless.
 async fn reached(
     deps: &Deps,
     msg: &Msg<'_>,
+    r: &UpdateInstanceStatus,
     row: &instances::Model,
     requested: DateTime<Utc>,
 ) -> Result<(), ProvisioningError> {
     if row.status_requested_at.is_some_and(|t| t >= requested) {
         return no_effect(deps, msg).await;
     }
+    let change = match r.status {
+        InstanceStatus::Freeze => Change::Freeze { instance_id: r.instance_id.clone() },
+        InstanceStatus::Unfreeze => Change::Unfreeze { instance_id: r.instance_id.clone() },
+    };
+    let test = msg.env.test;
+    deps.provisioners.for_order(test).apply(&msg.follow_up(change.step()), test, &change).await?;
     let id = InstanceId::from(row.instance_id.as_str());
-    let txn = deps.db.begin().await.map_err(StoreError::from)?;
-    if !inbox::claim(&txn, msg.consumer, &msg.env.id).await? {
+    let Some(uow) = deps.unit(msg.consumer, &msg.env.id).await? else {
         return Ok(());
-    }
+    };
+    let txn = uow.txn();
     let changes = instances::ActiveModel { status_requested_at: Set(Some(requested)), ..Default::default() };
-    repo::update_instance(&txn, &id, row.version, changes).await?;
-    txn.commit().await.map_err(StoreError::from)?;
+    repo::update_instance(txn, &id, row.version, changes).await?;
+    uow.commit().await?;
     Ok(())
 }
 
@@ -277,7 +288,7 @@ pub(super) async fn release(deps: &Deps, msg: &Msg<'_>, r: &ReleaseInstance) -> 
     let id = &r.instance_id;
     let test = msg.env.test;
     let row = repo::find_instance(&deps.db, id).await?;
-    let state = row.as_ref().map(|r| repo::parse_state(&r.state));
+    let state = row.as_ref().map(|r| r.state);
     if state == Some(InstanceState::Released) {
         return no_effect(deps, msg).await;
     }
@@ -289,11 +300,11 @@ pub(super) async fn release(deps: &Deps, msg: &Msg<'_>, r: &ReleaseInstance) -> 
     }
     let before_create = !matches!(state, Some(InstanceState::Active | InstanceState::Frozen));
 
-    let txn = deps.db.begin().await.map_err(StoreError::from)?;
-    if !inbox::claim(&txn, msg.consumer, &msg.env.id).await? {
+    let Some(mut uow) = deps.unit(msg.consumer, &msg.env.id).await? else {
         return Ok(());
-    }
-    let released = repo::state_name(InstanceState::Released).to_owned();
+    };
+    let txn = uow.txn();
+    let released = InstanceState::Released;
     match &row {
         Some(row) => {
             let changes = instances::ActiveModel {
@@ -301,7 +312,7 @@ pub(super) async fn release(deps: &Deps, msg: &Msg<'_>, r: &ReleaseInstance) -> 
                 released_before_create: Set(before_create),
                 ..Default::default()
             };
-            repo::update_instance(&txn, id, row.version, changes).await?;
+            repo::update_instance(txn, id, row.version, changes).await?;
         }
         None => {
             // The tombstone: the ingress's view knows which order line the instance is for.
@@ -319,15 +330,15 @@ pub(super) async fn release(deps: &Deps, msg: &Msg<'_>, r: &ReleaseInstance) -> 
                 updated_at: Set(now),
                 ..Default::default()
             };
-            tombstone.insert(&txn).await.map_err(|e| match StoreError::from(e) {
+            tombstone.insert(txn).await.map_err(|e| match StoreError::from(e) {
                 e if e.is_conflict() => ProvisioningError::Concurrent(id.clone()),
                 e => e.into(),
             })?;
         }
     }
-    let from = row.as_ref().map_or("none", |r| r.state.as_str());
+    let from = row.as_ref().map(|r| r.state);
     let recorded = repo::add_transition(
-        &txn,
+        txn,
         Transition {
             instance_id: id,
             from,
@@ -343,10 +354,9 @@ pub(super) async fn release(deps: &Deps, msg: &Msg<'_>, r: &ReleaseInstance) -> 
     .await?;
     if recorded {
         let event = DomainEvent::InstanceReleased { instance_id: id.clone(), order_id: r.order_id.clone() };
-        outbox::push(&txn, deps.event(msg.follow_up("instance.released"), test, event)?).await?;
+        uow.emit(deps.event(msg.follow_up("instance.released"), test, event)?);
     }
-    txn.commit().await.map_err(StoreError::from)?;
-    deps.wake_relay();
+    uow.commit().await?;
     publish_view(deps, id).await
 }
 
@@ -359,6 +369,11 @@ pub(super) async fn upgrade(deps: &Deps, msg: &Msg<'_>, r: &UpgradeInstance) -> 
     if repo::has_transition(&deps.db, &r.instance_id, &key).await? {
         return no_effect(deps, msg).await;
     }
+    let requested = msg.env.occurred_at;
+    if is_older(requested, row.upgrade_requested_at) {
+        tracing::info!(order_id = %r.order_id, %requested, "a later upgrade was applied already; ignored");
+        return no_effect(deps, msg).await;
+    }
     let test = msg.env.test;
     // The target SKU and quantity are only in the upgrade order (orderType CHANGE, spec §1.8).
     let order = query(deps, &r.order_id, &r.order_line_id, test).await?;
@@ -367,21 +382,22 @@ pub(super) async fn upgrade(deps: &Deps, msg: &Msg<'_>, r: &UpgradeInstance) -> 
         Change::Upgrade { instance_id: r.instance_id.clone(), order_id: r.order_id.clone(), product: product.clone() };
     deps.provisioners.for_order(test).apply(&msg.follow_up("instance.upgrade"), test, &change).await?;
 
-    let txn = deps.db.begin().await.map_err(StoreError::from)?;
-    if !inbox::claim(&txn, msg.consumer, &msg.env.id).await? {
+    let Some(mut uow) = deps.unit(msg.consumer, &msg.env.id).await? else {
         return Ok(());
-    }
+    };
+    let txn = uow.txn();
     if let Some(info) = &order {
-        repo::record_order(&txn, info, test, None).await?;
+        repo::record_order(txn, info, test, None).await?;
     }
-    let changes = product.as_ref().map(product_changes).unwrap_or_default();
-    repo::update_instance(&txn, &r.instance_id, row.version, changes).await?;
+    let mut changes = product.as_ref().map(product_changes).unwrap_or_default();
+    changes.upgrade_requested_at = Set(Some(requested));
+    repo::update_instance(txn, &r.instance_id, row.version, changes).await?;
     let recorded = repo::add_transition(
-        &txn,
+        txn,
         Transition {
             instance_id: &r.instance_id,
-            from: &row.state,
-            to: repo::parse_state(&row.state),
+            from: Some(row.state),
+            to: row.state,
             step: "upgrade",
             idem_key: Some(key),
             order_id: Some(r.order_id.as_str()),
@@ -393,9 +409,8 @@ pub(super) async fn upgrade(deps: &Deps, msg: &Msg<'_>, r: &UpgradeInstance) -> 
     .await?;
     if recorded {
         let event = DomainEvent::InstanceUpgraded { instance_id: r.instance_id.clone(), order_id: r.order_id.clone() };
-        outbox::push(&txn, deps.event(msg.follow_up("instance.upgraded"), test, event)?).await?;
+        uow.emit(deps.event(msg.follow_up("instance.upgraded"), test, event)?);
     }
-    txn.commit().await.map_err(StoreError::from)?;
-    deps.wake_relay();
+    uow.commit().await?;
     publish_view(deps, &r.instance_id).await
 }

@@ -1,11 +1,11 @@
 //! The three consumers' handlers (architecture §4): `provisioning-saas` (instance lifecycle),
 //! `provisioning-order` (orderNotify) and `provisioning-kit` (the enterprise directory).
 //!
-//! Every handler follows the same recipe (house style §6.3): decode and re-validate; skip what
-//! the inbox says was processed (SaaS messages still rewrite the instance view from the
-//! database); make outside calls (query order, the provisioner) with stable
-//! ids; then one transaction with the inbox row, the domain rows and the outbox events; after
-//! the commit, the instance view and a nudge to the relay.
+//! The runner decodes the envelope; every handler then follows the same recipe (house style
+//! §6.3): re-validate; skip what the inbox says was processed (SaaS messages still rewrite the
+//! instance view from the database); make outside calls (query order, the provisioner) with
+//! stable ids; then one [`UnitOfWork`](koofill_store::UnitOfWork) with the inbox row, the
+//! domain rows and the events; after the commit, the instance view.
 
 mod create;
 mod kit;
@@ -14,7 +14,7 @@ mod order_notify;
 
 use std::sync::Arc;
 
-use koofill_bus::consumer::{Delivery, Handler};
+use koofill_bus::consumer::{Attempt, Delivery, Handler};
 use koofill_model::{BasicRequest, Envelope, InboundCallback, InstanceId};
 use koofill_store::inbox;
 use tracing::Instrument;
@@ -28,40 +28,36 @@ pub const ORDER: &str = "provisioning-order";
 /// Durable name of the Kit directory consumer.
 pub const KIT: &str = "provisioning-kit";
 
+/// The message type of every provisioning consumer: the envelope the ingress published.
+pub type Inbound = Envelope<InboundCallback>;
+
 /// One inbound message being handled.
 #[derive(Debug)]
 pub(crate) struct Msg<'a> {
     /// The envelope the ingress published.
-    pub env: Envelope<InboundCallback>,
-    /// The delivery (subject, sequence, delivery count).
-    pub delivery: &'a Delivery,
+    pub env: &'a Inbound,
+    /// Which attempt this is (delivery count, last attempt, deadline).
+    pub attempt: Attempt,
+    /// Its sequence in the inbound stream.
+    pub stream_sequence: u64,
     /// The consumer handling it (the inbox key's first half).
     pub consumer: &'static str,
 }
 
-impl Msg<'_> {
-    /// Whether this is the last delivery the consumer will make (the retry budget is spent).
-    pub fn is_last_attempt(&self, deps: &Deps) -> bool {
-        self.delivery.delivered >= deps.max_deliver
+impl<'a> Msg<'a> {
+    fn new(delivery: &'a Delivery<Inbound>, consumer: &'static str) -> Self {
+        Self { env: &delivery.msg, attempt: delivery.attempt, stream_sequence: delivery.stream_sequence, consumer }
+    }
+
+    /// Records the message as handled with no effect.
+    pub async fn no_effect(&self, deps: &Deps) -> Result<(), ProvisioningError> {
+        deps.no_effect(self.consumer, &self.env.id).await
     }
 
     /// The id of a follow-up (event or provisioner call): `{source id}:{step}`.
     pub fn follow_up(&self, step: &str) -> String {
         format!("{}:{step}", self.env.id)
     }
-}
-
-/// Decodes the envelope; `None` when the inbox says it was processed already.
-async fn accept<'a>(
-    deps: &Deps,
-    delivery: &'a Delivery,
-    consumer: &'static str,
-) -> Result<Option<Msg<'a>>, ProvisioningError> {
-    let env: Envelope<InboundCallback> = delivery.decode()?;
-    if is_processed(deps, consumer, &env).await? {
-        return Ok(None);
-    }
-    Ok(Some(Msg { env, delivery, consumer }))
 }
 
 async fn is_processed(
@@ -106,27 +102,28 @@ pub struct SaasHandler {
 }
 
 impl Handler for SaasHandler {
+    type Msg = Inbound;
     type Error = ProvisioningError;
 
-    async fn handle(&self, delivery: &Delivery) -> Result<(), ProvisioningError> {
+    async fn handle(&self, delivery: &Delivery<Inbound>) -> Result<(), ProvisioningError> {
         let deps = &*self.deps;
-        let env: Envelope<InboundCallback> = delivery.decode()?;
+        let env = &delivery.msg;
         let request = match env.data.basic_request() {
             Ok(request) => request,
             // Processed when it was still valid (a replay after a model change): nothing to do.
-            Err(_) if is_processed(deps, SAAS, &env).await? => return Ok(()),
+            Err(_) if is_processed(deps, SAAS, env).await? => return Ok(()),
             Err(e) => return Err(e.into()),
         };
-        let instance_id = saas_instance(&env, &request)?;
+        let instance_id = saas_instance(env, &request)?;
         // The lock comes first, so the repair below cannot overwrite a view written by a newer
         // change of the same instance in this process.
         let _turn = deps.locks.lock(instance_id.as_str()).await;
         let span = tracing::info_span!("saas", activity = %request.activity(), instance_id = %instance_id);
         let work = async {
-            if is_processed(deps, SAAS, &env).await? {
+            if is_processed(deps, SAAS, env).await? {
                 return create::publish_view(deps, &instance_id).await;
             }
-            let msg = Msg { env, delivery, consumer: SAAS };
+            let msg = Msg::new(delivery, SAAS);
             match request {
                 BasicRequest::NewInstance(r) => create::handle(deps, &msg, &instance_id, &r).await,
                 BasicRequest::RefreshInstance(r) => lifecycle::refresh(deps, &msg, &r).await,
@@ -147,11 +144,15 @@ pub struct OrderHandler {
 }
 
 impl Handler for OrderHandler {
+    type Msg = Inbound;
     type Error = ProvisioningError;
 
-    async fn handle(&self, delivery: &Delivery) -> Result<(), ProvisioningError> {
+    async fn handle(&self, delivery: &Delivery<Inbound>) -> Result<(), ProvisioningError> {
         let deps = &*self.deps;
-        let Some(msg) = accept(deps, delivery, ORDER).await? else { return Ok(()) };
+        if is_processed(deps, ORDER, &delivery.msg).await? {
+            return Ok(());
+        }
+        let msg = Msg::new(delivery, ORDER);
         match msg.env.data.basic_request()? {
             BasicRequest::OrderNotify(r) => order_notify::handle(deps, &msg, &r).await,
             other => {
@@ -169,25 +170,26 @@ pub struct KitHandler {
 }
 
 impl Handler for KitHandler {
+    type Msg = Inbound;
     type Error = ProvisioningError;
 
-    async fn handle(&self, delivery: &Delivery) -> Result<(), ProvisioningError> {
+    async fn handle(&self, delivery: &Delivery<Inbound>) -> Result<(), ProvisioningError> {
         let deps = &*self.deps;
-        let env: Envelope<InboundCallback> = delivery.decode()?;
+        let env = &delivery.msg;
         let request = match env.data.kit_request() {
             Some(Ok(request)) => request,
             // Processed when it was still valid (a replay after a model change): nothing to do.
-            _ if is_processed(deps, KIT, &env).await? => return Ok(()),
+            _ if is_processed(deps, KIT, env).await? => return Ok(()),
             Some(Err(e)) => return Err(e.into()),
             None => return Err(ProvisioningError::Invalid("not a Kit callback".into())),
         };
         // One message per tenant at a time: two adds of the same natural key must not both find
         // no row and both insert (across replicas, the conflict is retried instead).
         let _turn = deps.locks.lock(&kit::lock_key(&request)).await;
-        if is_processed(deps, KIT, &env).await? {
+        if is_processed(deps, KIT, env).await? {
             return Ok(());
         }
-        let msg = Msg { env, delivery, consumer: KIT };
+        let msg = Msg::new(delivery, KIT);
         kit::handle(deps, &msg, &request).await
     }
 }

@@ -2,8 +2,6 @@
 //! `(orderId, orderLineId)` through the inbox and the `order_lines` primary key.
 
 use koofill_model::{DomainEvent, basic::OrderNotify};
-use koofill_store::{StoreError, inbox, outbox};
-use sea_orm::TransactionTrait;
 
 use super::Msg;
 use crate::{ProvisioningError, context::Deps, repo};
@@ -15,21 +13,20 @@ pub(super) async fn handle(deps: &Deps, msg: &Msg<'_>, r: &OrderNotify) -> Resul
         Err(e) if test && !e.is_retryable() => None,
         Err(e) => return Err(e.into()),
     };
-    let txn = deps.db.begin().await.map_err(StoreError::from)?;
-    if !inbox::claim(&txn, msg.consumer, &msg.env.id).await? {
+    let Some(mut uow) = deps.unit(msg.consumer, &msg.env.id).await? else {
         return Ok(());
-    }
+    };
+    let txn = uow.txn();
     match &order {
-        Some(info) => repo::record_order(&txn, info, test, Some(&r.order_line_id)).await?,
-        None => repo::record_unknown_order(&txn, &r.order_id, &r.order_line_id, test, true).await?,
+        Some(info) => repo::record_order(txn, info, test, Some(&r.order_line_id)).await?,
+        None => repo::record_unknown_order(txn, &r.order_id, &r.order_line_id, test, true).await?,
     }
     let event = DomainEvent::OrderReceived {
         order_id: r.order_id.clone(),
         order_line_id: r.order_line_id.clone(),
         order_type: order.map(|o| o.order_type),
     };
-    outbox::push(&txn, deps.event(msg.follow_up("order.received"), test, event)?).await?;
-    txn.commit().await.map_err(StoreError::from)?;
-    deps.wake_relay();
+    uow.emit(deps.event(msg.follow_up("order.received"), test, event)?);
+    uow.commit().await?;
     Ok(())
 }

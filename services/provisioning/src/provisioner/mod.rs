@@ -64,13 +64,21 @@ pub enum ProvisionerError {
 }
 
 impl ProvisionerError {
+    /// Whether the ISV's endpoint refused koofill itself (401 Unauthorized, 403 Forbidden): a
+    /// webhook secret or URL configured differently on the two sides. An operator fixes it and
+    /// the same call then succeeds, so it is retried on the long horizon rather than failing a
+    /// paid order.
+    pub fn is_misconfigured(&self) -> bool {
+        matches!(self, Self::Status { status: 401 | 403, .. })
+    }
+
     /// Whether a later attempt may succeed. An unusable answer is not retried automatically
     /// (it would be the same), nor is a client error (a 4xx other than 408 Request Timeout and
     /// 429 Too Many Requests: the ISV refused the request itself, e.g. a bad signature or an
     /// invalid body); the message is dead-lettered and can be redriven after a fix.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Self::Status { status, .. } => is_temporary_status(*status),
+            Self::Status { status, .. } => is_temporary_status(*status) || self.is_misconfigured(),
             Self::Unreachable { .. } => true,
             Self::InvalidAnswer { .. } => false,
         }

@@ -162,7 +162,7 @@ impl WebhookProvisioner {
                         .await;
                     tracing::warn!(step, attempt, status, "provisioner webhook answered an error");
                     let error = ProvisionerError::Status { step, status };
-                    if !error.is_retryable() {
+                    if !error.is_retryable() || error.is_misconfigured() {
                         return Err(error); // the same request would be refused again
                     }
                     last = Some(error);

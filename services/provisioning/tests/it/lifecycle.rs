@@ -72,13 +72,13 @@ async fn a_release_that_overtakes_its_create_wins_and_the_late_create_provisions
     app.send_basic(json!({"activity": "releaseInstance", "instanceId": id})).await;
     app.worker.drain().await.unwrap();
     let row = app.instance(&id).await.unwrap();
-    assert_eq!(row.state, "released");
+    assert_eq!(row.state.as_str(), "released");
     assert!(row.released_before_create);
     assert_eq!(row.order_id.as_deref(), Some("GENRELFIRST"), "the order comes from the ingress's view");
 
     app.settle().await;
     let row = app.instance(&id).await.unwrap();
-    assert_eq!(row.state, "released", "the late create did not resurrect it");
+    assert_eq!(row.state.as_str(), "released", "the late create did not resurrect it");
     assert!(row.front_end_url.is_none(), "nothing was provisioned");
     assert_eq!(app.view(&id).await.unwrap().state, koofill_bus::views::InstanceState::Released);
     let counts = app.event_counts(&id).await;
@@ -99,7 +99,7 @@ async fn refresh_and_freeze_that_overtake_their_create_wait_for_it() {
 
     app.settle().await;
     let row = app.instance(&id).await.unwrap();
-    assert_eq!(row.state, "frozen");
+    assert_eq!(row.state.as_str(), "frozen");
     assert_eq!(row.expire_time.unwrap().to_rfc3339(), "2031-01-01T00:00:00+00:00", "the create did not overwrite it");
     let counts = app.event_counts(&id).await;
     assert_eq!(
@@ -154,7 +154,11 @@ async fn the_change_check_is_answered_over_request_reply() {
     app.send_basic(new_instance("GENCHECK", false)).await;
     app.settle().await;
     let stop = CancellationToken::new();
-    let responder = tokio::spawn(app.worker.serve_change_check(stop.clone()));
+    let responder = tokio::spawn({
+        let worker = app.worker.clone();
+        let stop = stop.clone();
+        async move { worker.serve_change_check(stop).await }
+    });
     let product: ChangeProductInfo =
         serde_json::from_value(json!({"productId": "OFFI1", "skuCode": "sku-2", "linearValue": 10})).unwrap();
     let subject = names::rpc_change_check(PREFIX);

@@ -46,7 +46,8 @@ pub fn base_env(nats: &TestNats, db: &TestDb, api: &str) -> Vec<(String, String)
         ("KOOFILL__NATS__URL", nats.url()),
         ("KOOFILL__NATS__PREFIX", PREFIX.to_owned()),
         ("KOOFILL__DATABASE__URL", db.url().to_owned()),
-        ("KOOFILL__CONSUMER__MAX_DELIVER", "5".to_owned()),
+        ("KOOFILL__CONSUMER__RETRY_HORIZON_SECS", "600".to_owned()),
+        ("KOOFILL__WORKER__LISTEN", "127.0.0.1:0".to_owned()),
         ("KOOFILL__CONSUMER__ACK_WAIT_SECS", "2".to_owned()),
         ("KOOFILL__CONSUMER__NAK_BASE_DELAY_MS", "50".to_owned()),
         ("KOOFILL__CONSUMER__NAK_MAX_DELAY_MS", "400".to_owned()),
@@ -186,7 +187,7 @@ impl TestWorker {
     }
 
     pub async fn state(&self, id: &str) -> Option<String> {
-        self.instance(id).await.map(|r| r.state)
+        self.instance(id).await.map(|r| r.state.to_string())
     }
 
     pub async fn view(&self, id: &str) -> Option<InstanceView> {

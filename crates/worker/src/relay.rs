@@ -11,9 +11,10 @@ use std::{sync::Arc, time::Duration};
 use async_nats::HeaderMap;
 use chrono::Utc;
 use koofill_bus::{BusError, Publisher};
-use koofill_store::{StoreError, outbox};
+use koofill_store::{OutboxSignal, StoreError, outbox};
+use prometheus_client::metrics::{counter::Counter, gauge::Gauge};
 use sea_orm::DatabaseConnection;
-use tokio::sync::{Mutex, Notify};
+use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
 /// How often the relay looks for pending events without being woken.
@@ -32,20 +33,30 @@ pub enum RelayError {
     Bus(#[from] BusError),
 }
 
+/// The relay's metrics.
+#[derive(Debug, Clone, Default)]
+pub struct RelayMetrics {
+    /// Events published.
+    pub published: Counter,
+    /// Events waiting to be published (measured after each round).
+    pub backlog: Gauge,
+}
+
 /// Publishes the outbox.
 #[derive(Debug, Clone)]
 pub struct Relay {
     db: DatabaseConnection,
     publisher: Publisher,
-    wake: Arc<Notify>,
+    wake: OutboxSignal,
+    metrics: RelayMetrics,
     /// One round at a time in this process, so two rounds do not publish the same rows.
     round: Arc<Mutex<()>>,
 }
 
 impl Relay {
     /// A relay over `db` publishing with `publisher`, woken through `wake`.
-    pub fn new(db: DatabaseConnection, publisher: Publisher, wake: Arc<Notify>) -> Self {
-        Self { db, publisher, wake, round: Arc::new(Mutex::new(())) }
+    pub fn new(db: DatabaseConnection, publisher: Publisher, wake: OutboxSignal, metrics: RelayMetrics) -> Self {
+        Self { db, publisher, wake, metrics, round: Arc::new(Mutex::new(())) }
     }
 
     /// Publishes everything pending now; returns how many events were published.
@@ -59,6 +70,7 @@ impl Relay {
         loop {
             let rows = outbox::pending(&self.db, BATCH).await?;
             if rows.is_empty() {
+                self.metrics.backlog.set(0);
                 return Ok(total);
             }
             let mut sent = Vec::with_capacity(rows.len());
@@ -77,6 +89,7 @@ impl Relay {
                 }
             }
             outbox::mark_sent(&self.db, &sent, Utc::now()).await?;
+            self.metrics.published.inc_by(sent.len() as u64);
             total += sent.len();
             if let Some(e) = failure {
                 return Err(e.into());
@@ -84,15 +97,23 @@ impl Relay {
         }
     }
 
+    /// Records the number of events waiting (measured by the host between rounds).
+    pub fn set_backlog(&self, backlog: u64) {
+        self.metrics.backlog.set(i64::try_from(backlog).unwrap_or(i64::MAX));
+    }
+
     /// Flushes on every wake-up and every [`POLL`] until `shutdown`, then once more.
     pub async fn run(&self, shutdown: CancellationToken) {
         loop {
             if let Err(e) = self.flush().await {
                 tracing::warn!(error = &e as &dyn std::error::Error, "outbox relay round failed; retrying");
+                if let Ok(backlog) = outbox::pending_count(&self.db).await {
+                    self.metrics.backlog.set(i64::try_from(backlog).unwrap_or(i64::MAX));
+                }
             }
             tokio::select! {
                 () = shutdown.cancelled() => break,
-                () = self.wake.notified() => {}
+                () = self.wake.woken() => {}
                 () = tokio::time::sleep(POLL) => {}
             }
         }

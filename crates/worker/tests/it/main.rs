@@ -1,0 +1,1 @@
+//! Worker-host tests against a real nats-server and database.
