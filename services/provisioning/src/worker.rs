@@ -62,10 +62,17 @@ pub struct Worker {
     change_check_default_allow: bool,
 }
 
+/// The delivery budget. `consumer.max_deliver` gave way to `consumer.retry_horizon_secs`, which
+/// this runner cannot apply yet (it counts deliveries, not time since the message was stored), so
+/// provisioning keeps the runner's default budget of deliveries meanwhile.
+fn max_deliver() -> i64 {
+    ConsumerPolicy::default().max_deliver
+}
+
 fn policy(cfg: &Config) -> ConsumerPolicy {
     let c = &cfg.consumer;
     ConsumerPolicy {
-        max_deliver: c.max_deliver,
+        max_deliver: max_deliver(),
         ack_wait: c.ack_wait(),
         nak_base: c.nak_base_delay(),
         nak_max: c.nak_max_delay(),
@@ -191,7 +198,7 @@ impl Worker {
             client_secret_key,
             secret_box,
             prefix: prefix.clone(),
-            max_deliver: cfg.consumer.max_deliver,
+            max_deliver: max_deliver(),
             relay_wake: Arc::new(Notify::new()),
             locks: KeyedLocks::default(),
         });
