@@ -8,13 +8,13 @@ use std::{collections::HashMap, time::Duration};
 use async_nats::jetstream::consumer::pull;
 use futures::StreamExt;
 use koofill_bus::{
-    names,
+    dlq, names,
     views::{InstanceState, InstanceViews},
 };
 use koofill_config::Config;
 use koofill_model::{CallbackResponse, DomainEvent, Envelope, InstanceId, ResultCode};
 use koofill_provisioning::{
-    Worker, cli,
+    Worker,
     stand_in::{MOCK_ORDERS, QueryOrderStandIn},
 };
 use koofill_signing::field_crypto::{EncryptType, FieldCipher};
@@ -344,7 +344,7 @@ async fn the_debug_case_set_for_every_mock_order_in_random_order_twice() {
         let info = CallbackResponse::from_slice(&answer.body).unwrap().info.unwrap().remove(0);
         assert_eq!(info.app_info.is_some(), !row.released_before_create, "seed {seed}: {order} appInfo");
     }
-    let letters = cli::list_dead_letters(sys.worker.bus()).await.unwrap();
+    let letters = dlq::list(sys.worker.bus()).await.unwrap();
     assert!(letters.is_empty(), "seed {seed}: {letters:?}");
     let _ = &sys.cfg;
 }

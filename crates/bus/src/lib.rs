@@ -12,6 +12,7 @@
 //! - [`consumer`]: the one generic pull-consumer runner: ack after the handler succeeds, NAK with a
 //!   growing delay on retryable failures, progress while a handler runs long, and dead-letter then
 //!   TERM when a message is poison or out of attempts.
+//! - [`dlq`]: reading the dead letters back and redriving them (`koofill dlq`).
 //! - [`rpc`]: JSON request-reply with trace propagation (used for `changeInstanceCheck`).
 //!
 //! The floor is nats-server 2.9: nothing here uses a 2.10+ feature, and `async-nats` is built
@@ -20,6 +21,7 @@
 
 mod connect;
 pub mod consumer;
+pub mod dlq;
 mod error;
 pub mod names;
 mod publisher;

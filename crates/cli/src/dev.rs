@@ -1,26 +1,22 @@
 //! `koofill dev`: the whole system in one process with embedded defaults.
 
-use std::{path::PathBuf, time::Duration};
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use anyhow::Context;
-use koofill_config::Config;
+use koofill_config::{Config, ConfiguredKeys};
 use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
 
-use crate::{devkeys, nats_child::NatsChild, wait_for};
+use crate::devstate::{DatabaseState, DevState, IngressState, NatsState, SimulatorState};
+use crate::workers::{Running, WORKERS};
+use crate::{devkeys, devstate, nats_child::NatsChild, wait_for};
 
-/// The default `nats.url`; any other value counts as "configured".
-const DEFAULT_NATS_URL: &str = "nats://127.0.0.1:4222";
-/// The default `database.url`; replaced by a file under the state directory.
-const DEFAULT_DATABASE_URL: &str = "sqlite://koofill.db?mode=rwc";
-/// The default `koogallery.api_base`; replaced by the simulator's open APIs.
-const DEFAULT_API_BASE: &str = "https://mkt.myhuaweicloud.com";
-
-/// Runs until Ctrl-C.
+/// Runs until Ctrl-C. `configured` tells which keys someone set: those are used as given, the
+/// others are replaced by what `koofill dev` starts itself.
 ///
 /// # Errors
-/// When a part cannot start.
-pub async fn run(mut cfg: Config, demo: bool) -> anyhow::Result<()> {
+/// When a part cannot start, or a worker stops on its own.
+pub async fn run(mut cfg: Config, configured: &ConfiguredKeys, demo: bool) -> anyhow::Result<()> {
     let telemetry = koofill_telemetry::init(&cfg.telemetry, "koofill-dev").context("starting telemetry")?;
     // Listen for Ctrl-C / SIGTERM from the very start, so a stop during start-up still takes the
     // child nats-server down with us instead of orphaning it on the store directory.
@@ -52,10 +48,11 @@ pub async fn run(mut cfg: Config, demo: bool) -> anyhow::Result<()> {
     if kg.client_secret_private_key.is_none() {
         let pem = devkeys::load_or_create_client_secret_key(&state_dir)?;
         kg.client_secret_private_key = Some(SecretString::from(pem));
-        generated.push(format!("clientSecret key  {} (RSA 3072)", state_dir.join("client-secret-key.pem").display()));
+        generated
+            .push(format!("clientSecret key  {} (RSA 3072)", devkeys::client_secret_key_path(&state_dir).display()));
     }
 
-    let nats_configured = std::env::var_os("KOOFILL__NATS__URL").is_some() || cfg.nats.url != DEFAULT_NATS_URL;
+    let nats_configured = configured.contains("nats.url");
     let external_ok = nats_configured
         && match wait_for::host_port(&cfg.nats.url) {
             Some(addr) => wait_for::reachable(&addr, Duration::from_secs(2)).await,
@@ -71,12 +68,13 @@ pub async fn run(mut cfg: Config, demo: bool) -> anyhow::Result<()> {
         cfg.nats.url = child.url();
         Some(child)
     };
-    if cfg.database.url == DEFAULT_DATABASE_URL {
+    let own_database = !configured.contains("database.url");
+    if own_database {
         cfg.database.url = format!("sqlite://{}?mode=rwc", state_dir.join("koofill.db").display());
     }
 
     let sim_keys = koofill_simulator::SimKeys::from_config(&cfg).context("development keys for the simulator")?;
-    let simulator = if cfg.koogallery.api_base == DEFAULT_API_BASE {
+    let simulator = if !configured.contains("koogallery.api_base") {
         let sim = koofill_simulator::Simulator::start(koofill_simulator::SimConfig::for_keys(&sim_keys))
             .await
             .context("starting the simulator's open APIs")?;
@@ -90,10 +88,21 @@ pub async fn run(mut cfg: Config, demo: bool) -> anyhow::Result<()> {
     let ingress = koofill_ingress::Application::build(&cfg).await.context("starting the ingress")?;
     let addr = ingress.local_addr().context("ingress address")?;
     let ingress_task = tokio::spawn(ingress.run_until_stopped(shutdown.clone()));
-    let provisioning = koofill_provisioning::Worker::build(&cfg).await.context("starting provisioning")?;
-    let provisioning_shutdown = shutdown.clone();
-    let provisioning_task = tokio::spawn(async move { provisioning.run(provisioning_shutdown).await });
+    // Every worker serves health and metrics on `worker.listen`; in one process they would all
+    // want 9090, so each takes a free loopback port instead.
+    cfg.worker.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+    let mut workers = Running::start(&cfg, &shutdown);
 
+    let mut state = DevState {
+        pid: std::process::id(),
+        started_at: chrono::Utc::now(),
+        stopped_at: None,
+        ingress: IngressState { listen: addr },
+        nats: child.as_ref().map(|c| NatsState { url: c.url() }),
+        database: own_database.then(|| DatabaseState { url: cfg.database.url.clone() }),
+        simulator: simulator.as_ref().map(|s| SimulatorState { api_base: s.base_url() }),
+    };
+    record(&state, &state_dir);
     print_banner(&cfg, addr, child.as_ref(), simulator.is_some(), &generated, &state_dir);
     if demo {
         match &simulator {
@@ -110,26 +119,41 @@ pub async fn run(mut cfg: Config, demo: bool) -> anyhow::Result<()> {
             None => eprintln!("--demo needs the simulator's open APIs: leave koogallery.api_base unset"),
         }
     }
-    shutdown.cancelled().await;
+    // A worker that ends on its own (it could not start, say) stops everything: a dev instance
+    // missing a worker would otherwise look healthy while orders pile up.
+    let early = tokio::select! {
+        () = shutdown.cancelled() => None,
+        Some(name) = workers.first_exit() => Some(name),
+    };
+    shutdown.cancel();
     eprintln!("\nstopping…");
-    match tokio::time::timeout(Duration::from_secs(cfg.shutdown.grace_secs), ingress_task).await {
+    let grace = Duration::from_secs(cfg.shutdown.grace_secs);
+    match tokio::time::timeout(grace, ingress_task).await {
         Ok(Ok(Err(e))) => tracing::error!(error = &e as &dyn std::error::Error, "ingress stopped with an error"),
         Ok(Err(e)) => tracing::error!(error = &e as &dyn std::error::Error, "ingress task failed"),
         Err(_) => tracing::warn!("ingress did not stop within the grace period"),
         Ok(Ok(Ok(()))) => {}
     }
-    match tokio::time::timeout(Duration::from_secs(cfg.shutdown.grace_secs), provisioning_task).await {
-        Ok(Ok(Err(e))) => tracing::error!(error = &e as &dyn std::error::Error, "provisioning stopped with an error"),
-        Ok(Err(e)) => tracing::error!(error = &e as &dyn std::error::Error, "provisioning task failed"),
-        Err(_) => tracing::warn!("provisioning did not stop within the grace period"),
-        Ok(Ok(Ok(()))) => {}
-    }
+    workers.stop(grace).await;
+    state.stopped_at = Some(chrono::Utc::now());
+    record(&state, &state_dir);
     if let Some(child) = child {
         child.stop().await;
     }
     telemetry.shutdown();
     eprintln!("stopped");
-    Ok(())
+    match early {
+        Some(name) => anyhow::bail!("{name} stopped on its own; see the log above"),
+        None => Ok(()),
+    }
+}
+
+/// Writes the state file; a failure only costs the operator commands their defaults, so it is
+/// reported rather than fatal.
+fn record(state: &DevState, state_dir: &std::path::Path) {
+    if let Err(e) = state.write(state_dir) {
+        tracing::warn!(error = &*e as &dyn std::error::Error, file = %devstate::path(state_dir).display(), "cannot record the dev state");
+    }
 }
 
 /// The public half of the clientSecret key, which the simulator encrypts applicationSync's secret with.
@@ -174,9 +198,15 @@ fn print_banner(
     eprintln!("  database            {}", koofill_config::redact_url(&cfg.database.url));
     let api = if simulator { " (the simulator: a fake KooGallery)" } else { "" };
     eprintln!("  open APIs           {}{api}", cfg.koogallery.api_base);
+    let workers: Vec<&str> = WORKERS.iter().map(|w| w.name).collect();
     eprintln!(
-        "  services            ingress, provisioning (template provisioner: {})",
+        "  services            ingress, {} (template provisioner: {})",
+        workers.join(", "),
         cfg.provisioner.front_end_url_template
+    );
+    eprintln!(
+        "  state               {} (read by koofill dlq, instances, migrate, sim)",
+        devstate::path(state_dir).display()
     );
     if generated.is_empty() {
         eprintln!("  keys                from configuration");

@@ -55,6 +55,11 @@ pub fn load_or_create(state_dir: &Path) -> anyhow::Result<DevKeys> {
     Ok(keys)
 }
 
+/// The file of the development RSA key for the Kit `clientSecret`.
+pub fn client_secret_key_path(state_dir: &Path) -> PathBuf {
+    state_dir.join("client-secret-key.pem")
+}
+
 /// The development RSA key for the Kit `clientSecret` (PKCS#8 PEM, 3072 bits as KooGallery
 /// requires), generated once next to the other keys.
 ///
@@ -62,15 +67,29 @@ pub fn load_or_create(state_dir: &Path) -> anyhow::Result<DevKeys> {
 /// When the file cannot be read or written, or the key cannot be generated.
 pub fn load_or_create_client_secret_key(state_dir: &Path) -> anyhow::Result<String> {
     use rsa::pkcs8::{EncodePrivateKey, LineEnding};
-    let file = state_dir.join("client-secret-key.pem");
-    if file.exists() {
-        return std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()));
+    if let Some(pem) = existing_client_secret_key(state_dir)? {
+        return Ok(pem);
     }
+    let file = client_secret_key_path(state_dir);
     let key = rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 3072).context("generating the RSA key")?;
     let pem = key.to_pkcs8_pem(LineEnding::LF).context("encoding the RSA key")?.to_string();
     std::fs::create_dir_all(state_dir).with_context(|| format!("creating {}", state_dir.display()))?;
     write_private(&file, pem.as_bytes())?;
     Ok(pem)
+}
+
+/// The development RSA key, if `koofill dev` has generated one: `koofill sim` derives the public
+/// half from it to encrypt applicationSync's secret as KooGallery would.
+///
+/// # Errors
+/// When the file exists but cannot be read.
+pub fn existing_client_secret_key(state_dir: &Path) -> anyhow::Result<Option<String>> {
+    let file = client_secret_key_path(state_dir);
+    match std::fs::read_to_string(&file) {
+        Ok(pem) => Ok(Some(pem)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("reading {}", file.display())),
+    }
 }
 
 /// Writes a file readable by its owner only, from its creation on.

@@ -1,16 +1,22 @@
 //! `koofill`: the operator's command.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use koofill_config::Config;
 use tokio_util::sync::CancellationToken;
+
+use crate::workers::Service;
 
 mod bench;
 mod dev;
 mod devkeys;
+mod devstate;
 mod nats_child;
+mod ops;
 mod wait_for;
+mod workers;
 
 #[derive(Debug, Parser)]
 #[command(name = "koofill", version, about = "Fulfilment backbone for Huawei Cloud KooGallery sellers")]
@@ -42,7 +48,7 @@ enum Command {
     /// Run one service.
     Serve {
         /// The service.
-        #[arg(value_enum)]
+        #[arg(value_parser = Service::parser())]
         service: Service,
     },
     /// Apply the database migrations, then exit.
@@ -50,12 +56,12 @@ enum Command {
     /// Dead letters: list, show, redrive.
     Dlq {
         #[command(subcommand)]
-        cmd: koofill_provisioning::cli::DlqCommand,
+        cmd: ops::dlq::DlqCommand,
     },
     /// Instances as provisioning knows them.
     Instances {
         #[command(subcommand)]
-        cmd: koofill_provisioning::cli::InstancesCommand,
+        cmd: ops::instances::InstancesCommand,
     },
     /// Exit 0 when the URL answers 2xx (for container health checks); runs before config loads.
     Healthcheck {
@@ -67,14 +73,6 @@ enum Command {
         #[command(subcommand)]
         what: bench::BenchCommand,
     },
-}
-
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-enum Service {
-    /// The KooGallery-facing ingress.
-    Ingress,
-    /// The provisioning worker.
-    Provisioning,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -89,8 +87,12 @@ async fn async_main(cli: Cli) -> anyhow::Result<()> {
     }
     let mut cfg = koofill_config::load(cli.config.as_deref()).context("loading configuration")?;
     match cli.command {
-        Command::Dev { demo } => dev::run(cfg, demo).await,
+        Command::Dev { demo } => {
+            let configured = koofill_config::configured_keys(cli.config.as_deref()).context("loading configuration")?;
+            dev::run(cfg, &configured, demo).await
+        }
         Command::Sim { cmd } => {
+            let cfg = sim_config(operator_target(cfg, cli.config.as_deref())?.cfg)?;
             let _telemetry = koofill_telemetry::init(&cfg.telemetry, "koofill-sim").context("starting telemetry")?;
             let code = koofill_simulator::run(cmd, cfg).await?;
             if code != 0 {
@@ -100,7 +102,7 @@ async fn async_main(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Serve { service } => {
             let telemetry =
-                koofill_telemetry::init(&cfg.telemetry, service_name(service)).context("starting telemetry")?;
+                koofill_telemetry::init(&cfg.telemetry, service.service_name()).context("starting telemetry")?;
             if let Some(secs) = cli.wait_for {
                 wait_for::nats(&cfg.nats.url, std::time::Duration::from_secs(secs)).await?;
             }
@@ -108,7 +110,7 @@ async fn async_main(cli: Cli) -> anyhow::Result<()> {
             tokio::spawn(cancel_on_signal(shutdown.clone()));
             let outcome = match service {
                 Service::Ingress => koofill_ingress::run(cfg, shutdown).await.context("ingress"),
-                Service::Provisioning => koofill_provisioning::run(cfg, shutdown).await.context("provisioning"),
+                Service::Worker(worker) => (worker.run)(cfg, shutdown).await,
             };
             telemetry.shutdown();
             outcome
@@ -120,19 +122,32 @@ async fn async_main(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate => {
             let _telemetry =
                 koofill_telemetry::init(&cfg.telemetry, "koofill-migrate").context("starting telemetry")?;
-            koofill_provisioning::cli::migrate_waiting(cfg, cli.wait_for.map(std::time::Duration::from_secs)).await
+            let target = operator_target(cfg, cli.config.as_deref())?;
+            ops::migrate::run(&target, cli.wait_for.map(std::time::Duration::from_secs)).await
         }
-        Command::Dlq { cmd } => koofill_provisioning::cli::run_dlq(cmd, cfg).await,
-        Command::Instances { cmd } => koofill_provisioning::cli::run_instances(cmd, cfg).await,
+        Command::Dlq { cmd } => ops::dlq::run(cmd, &operator_target(cfg, cli.config.as_deref())?).await,
+        Command::Instances { cmd } => ops::instances::run(cmd, &operator_target(cfg, cli.config.as_deref())?).await,
         Command::Healthcheck { .. } => Ok(()),
     }
 }
 
-fn service_name(service: Service) -> &'static str {
-    match service {
-        Service::Ingress => koofill_ingress::SERVICE,
-        Service::Provisioning => koofill_provisioning::SERVICE,
+/// `cfg` pointed at what a `koofill dev` in this folder runs, where not configured otherwise
+/// (`explicit` is `--config`, as given to [`koofill_config::load`]).
+fn operator_target(mut cfg: Config, explicit: Option<&Path>) -> anyhow::Result<ops::Target> {
+    let configured = koofill_config::configured_keys(explicit).context("loading configuration")?;
+    let dev = devstate::follow(&mut cfg, &configured)?;
+    Ok(ops::Target { cfg, dev })
+}
+
+/// `koofill sim` also uses the development RSA key `koofill dev` generated, when none is
+/// configured, so conformance and scenarios can send applicationSync with an encrypted secret
+/// instead of skipping it.
+fn sim_config(mut cfg: Config) -> anyhow::Result<Config> {
+    if cfg.koogallery.client_secret_private_key.is_none() {
+        cfg.koogallery.client_secret_private_key =
+            devkeys::existing_client_secret_key(&cfg.dev.state_dir)?.map(koofill_config::SecretString::from);
     }
+    Ok(cfg)
 }
 
 async fn healthcheck(url: &str) -> anyhow::Result<()> {
@@ -166,4 +181,21 @@ pub(crate) async fn cancel_on_signal(token: CancellationToken) {
         () = term => {},
     }
     token.cancel();
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_parses() {
+        Cli::command().debug_assert();
+        let cli = Cli::parse_from(["koofill", "serve", "provisioning"]);
+        assert!(matches!(cli.command, Command::Serve { service: Service::Worker(w) } if w.name == "provisioning"));
+        let cli = Cli::parse_from(["koofill", "serve", "ingress"]);
+        assert!(matches!(cli.command, Command::Serve { service: Service::Ingress }));
+        assert!(Cli::try_parse_from(["koofill", "serve", "nope"]).is_err());
+    }
 }

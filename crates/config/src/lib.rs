@@ -14,7 +14,7 @@
 //! Then every `<key>_file` is replaced by `<key>` holding that file's trimmed content, so secrets can
 //! come from mounted files (`KOOFILL__KOOGALLERY__BASIC_KEY_FILE=/run/secrets/basic_key`); finally
 //! [`Config::validate`] checks the rules that span fields. Errors name the key at fault
-//! ([`ConfigError::key`]).
+//! ([`ConfigError::key`]). [`configured_keys`] tells a value someone set from a default.
 //!
 //! Secrets are [`secrecy::SecretString`]s, and passwords inside URLs are masked, so the `Debug`
 //! output of a [`Config`] is safe to log.
@@ -26,6 +26,7 @@
 //! ```
 #![warn(missing_docs)]
 
+mod configured;
 mod error;
 mod loader;
 mod secret_files;
@@ -33,6 +34,7 @@ mod section;
 
 use serde::Deserialize;
 
+pub use crate::configured::{ConfiguredKeys, configured_keys, configured_keys_with_env};
 pub use crate::error::ConfigError;
 pub use crate::loader::{
     CONFIG_FILE_VAR, DEFAULT_FILE, DEFAULTS_TOML, ENV_PREFIX, ENV_SEPARATOR, load, load_as, load_as_with_env,

@@ -88,12 +88,12 @@ pub fn load_as_with_env<T: DeserializeOwned>(
 }
 
 /// The file layer: which path, and whether its absence is an error.
-struct FileLayer {
-    path: PathBuf,
-    required: bool,
+pub(crate) struct FileLayer {
+    pub(crate) path: PathBuf,
+    pub(crate) required: bool,
 }
 
-fn choose_file(explicit: Option<&Path>, env: &HashMap<String, String>) -> Result<FileLayer, ConfigError> {
+pub(crate) fn choose_file(explicit: Option<&Path>, env: &HashMap<String, String>) -> Result<FileLayer, ConfigError> {
     let named = match explicit {
         Some(path) => Some((path.to_path_buf(), "--config")),
         None => env
@@ -109,7 +109,7 @@ fn choose_file(explicit: Option<&Path>, env: &HashMap<String, String>) -> Result
     }
 }
 
-fn environment(env: HashMap<String, String>) -> Environment {
+pub(crate) fn environment(env: HashMap<String, String>) -> Environment {
     let vars: Map<String, String> = env.into_iter().collect();
     Environment::with_prefix(ENV_PREFIX)
         .prefix_separator(ENV_SEPARATOR)
@@ -124,6 +124,6 @@ fn environment(env: HashMap<String, String>) -> Environment {
 }
 
 /// The process environment, skipping variables that are not valid Unicode (none of ours can be).
-fn process_env() -> impl Iterator<Item = (String, String)> {
+pub(crate) fn process_env() -> impl Iterator<Item = (String, String)> {
     std::env::vars_os().filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)))
 }

@@ -46,7 +46,6 @@
 
 pub mod bench;
 mod change_check;
-pub mod cli;
 pub mod client_secret;
 mod context;
 mod error;

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod consumer;
+mod dlq;
 mod rpc;
 mod topology;
 mod views;

@@ -62,7 +62,7 @@ async fn adds_of_one_key_handled_at_once_all_succeed() {
         app.send_kit(KitInterface::TenantSync, tenant("inst-c", 1, &format!("Acme {secs}"), secs)).await;
     }
     app.run_until_idle(std::time::Duration::from_secs(20)).await;
-    let letters = koofill_provisioning::cli::list_dead_letters(app.worker.bus()).await.unwrap();
+    let letters = koofill_bus::dlq::list(app.worker.bus()).await.unwrap();
     assert!(letters.is_empty(), "{letters:?}");
     let rows = tenants::Entity::find().all(app.worker.db()).await.unwrap();
     assert_eq!(rows.len(), 1, "{rows:?}");

@@ -13,12 +13,10 @@ use std::{
 
 use async_nats::HeaderMap;
 use axum::{Router, body::Bytes, extract::State, http::HeaderMap as HttpHeaders, routing::post};
-use koofill_bus::{Publisher, names, rpc};
+use koofill_bus::{Publisher, dlq, names, rpc};
 use koofill_config::ConsumerConfig;
 use koofill_model::{Envelope, Family, InboundCallback, KitInterface, basic::ChangeProductInfo};
-use koofill_provisioning::{
-    BuildOptions, ChangeCheckReply, ChangeCheckRequest, Worker, cli, provisioner::WebhookOptions,
-};
+use koofill_provisioning::{BuildOptions, ChangeCheckReply, ChangeCheckRequest, Worker, provisioner::WebhookOptions};
 use koofill_signing::webhook::WebhookSecret;
 use koofill_store::{
     entities::{instances, provisioner_calls, tenants},
@@ -301,7 +299,7 @@ async fn a_ten_minute_database_outage_is_retried_and_caught_up_with_nothing_lost
         stream.get_consumer("provisioning-saas").await.unwrap();
     let delivered = consumer.info().await.unwrap().delivered.consumer_sequence;
     assert!(delivered >= orders.len() as u64, "every message was attempted during the outage ({delivered} deliveries)");
-    assert!(cli::list_dead_letters(app.worker.bus()).await.unwrap().is_empty(), "nothing given up during the outage");
+    assert!(dlq::list(app.worker.bus()).await.unwrap().is_empty(), "nothing given up during the outage");
 
     outage.end().await;
     // The retries now wait up to 64 base delays each: drain until they have all come through.
@@ -319,7 +317,7 @@ async fn a_ten_minute_database_outage_is_retried_and_caught_up_with_nothing_lost
         assert_eq!(app.state(&id).await.as_deref(), Some("active"), "{o}");
         assert_eq!(app.event_counts(&id).await.get("instance.active"), Some(&1), "{o}");
     }
-    let letters = cli::list_dead_letters(app.worker.bus()).await.unwrap();
+    let letters = dlq::list(app.worker.bus()).await.unwrap();
     assert!(letters.is_empty(), "{letters:?}");
 }
 
@@ -340,7 +338,7 @@ async fn poison_messages_are_dead_lettered_with_their_payload_and_can_be_redrive
     assert_eq!(app.view(&id).await.unwrap().state, koofill_bus::views::InstanceState::Failed);
     assert_eq!(app.event_counts(&id).await.get("instance.failed"), Some(&1));
 
-    let letters = cli::list_dead_letters(app.worker.bus()).await.unwrap();
+    let letters = dlq::list(app.worker.bus()).await.unwrap();
     assert_eq!(letters.len(), 2, "{letters:?}");
     let poison = letters
         .iter()
@@ -360,12 +358,12 @@ async fn poison_messages_are_dead_lettered_with_their_payload_and_can_be_redrive
     info["orderLine"][0]["orderLineId"] = "CSUNKNOWN1-000001".into();
     app.stand_in.insert(info);
     let publisher = Publisher::new(app.worker.bus().js.clone(), Duration::from_secs(2));
-    let report = cli::redrive(app.worker.bus(), &publisher, poison.seq).await.unwrap();
+    let report = dlq::redrive(app.worker.bus(), &publisher, poison.seq).await.unwrap();
     assert!(report.renamed, "the original id is still inside the dedup window");
     app.settle().await;
     assert_eq!(app.state(&id).await.as_deref(), Some("active"));
     assert_eq!(app.event_counts(&id).await.get("instance.active"), Some(&1));
-    let left = cli::list_dead_letters(app.worker.bus()).await.unwrap();
+    let left = dlq::list(app.worker.bus()).await.unwrap();
     assert_eq!(left.len(), 1, "the redriven letter is gone, the garbage stays");
 }
 
@@ -382,7 +380,7 @@ async fn a_client_error_from_the_isv_is_final_at_once_while_429_is_retried() {
     assert_eq!(row.state.as_str(), "failed");
     assert!(row.failure_reason.as_deref().is_some_and(|r| r.contains("422")), "{:?}", row.failure_reason);
     assert_eq!(isv.calls("instance.create"), 1, "refused requests are not repeated");
-    let letters = cli::list_dead_letters(app.worker.bus()).await.unwrap();
+    let letters = dlq::list(app.worker.bus()).await.unwrap();
     assert_eq!(letters.len(), 1, "{letters:?}");
     assert!(!letters[0].letter.retryable);
     assert_eq!(letters[0].letter.delivered, 1, "dead-lettered on the first delivery");
@@ -506,7 +504,7 @@ async fn a_tenant_created_after_its_release_is_released_at_the_isv_even_if_that_
     assert_eq!((row.state.as_str(), row.front_end_url.as_deref()), ("released", None));
     let counts = app.event_counts(&id).await;
     assert_eq!((counts.get("instance.active"), counts.get("instance.released")), (None, Some(&1)), "{counts:?}");
-    assert!(cli::list_dead_letters(app.worker.bus()).await.unwrap().is_empty());
+    assert!(dlq::list(app.worker.bus()).await.unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -528,7 +526,7 @@ async fn webhook_errors_never_show_the_webhook_url() {
     let failed: Vec<String> =
         events.iter().filter(|e| e.r#type == "instance.failed").map(|e| serde_json::to_string(e).unwrap()).collect();
     assert!(!failed.is_empty());
-    let letters = cli::list_dead_letters(app.worker.bus()).await.unwrap();
+    let letters = dlq::list(app.worker.bus()).await.unwrap();
     let mut recorded = vec![reason];
     recorded.extend(calls.into_iter().filter_map(|c| c.error));
     recorded.extend(failed);

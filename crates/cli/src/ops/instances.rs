@@ -1,12 +1,15 @@
-//! `koofill instances list|show`: the instances in the database, as a table.
+//! `koofill instances list|show`: the instances in the database, as a table. Read only: the
+//! database is opened without creating it (see [`super::database`]).
 
 use anyhow::Context;
 use clap::Subcommand;
-use koofill_config::Config;
 use koofill_store::entities::{instance_transitions, instances, provisioner_calls};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
-use super::table;
+use super::{Target, table};
+
+/// Context of a failed read: the usual cause is a database nothing has migrated yet.
+const READ_HINT: &str = "reading instances (a database without koofill's tables needs `koofill migrate`)";
 
 /// `koofill instances …`.
 #[derive(Debug, Clone, Subcommand)]
@@ -27,6 +30,7 @@ pub enum InstancesCommand {
     },
 }
 
+/// A timestamp to the minute, or nothing.
 fn time(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
     t.map(|t| t.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_default()
 }
@@ -35,15 +39,15 @@ fn time(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
 ///
 /// # Errors
 /// When the database cannot be read, or the instance is unknown.
-pub async fn run_instances(cmd: InstancesCommand, cfg: Config) -> anyhow::Result<()> {
-    let db = koofill_store::connect(&cfg.database.url).await.context("connecting to the database (database.url)")?;
+pub async fn run(cmd: InstancesCommand, target: &Target) -> anyhow::Result<()> {
+    let db = target.read_database().await?;
     match cmd {
         InstancesCommand::List { state, limit } => {
             let mut q = instances::Entity::find().order_by_desc(instances::Column::UpdatedAt);
             if let Some(s) = state {
                 q = q.filter(instances::Column::State.eq(s));
             }
-            let rows = q.limit(limit).all(&db).await.context("reading instances")?;
+            let rows = q.limit(limit).all(&db).await.context(READ_HINT)?;
             let cells: Vec<Vec<String>> = rows
                 .iter()
                 .map(|r| {
@@ -72,7 +76,7 @@ pub async fn run_instances(cmd: InstancesCommand, cfg: Config) -> anyhow::Result
             let r = instances::Entity::find_by_id(id.clone())
                 .one(&db)
                 .await
-                .context("reading the instance")?
+                .context(READ_HINT)?
                 .with_context(|| format!("no instance {id}"))?;
             let field = |k: &str, v: String| println!("{k:<16}{v}");
             field("instance", r.instance_id.clone());
