@@ -65,7 +65,6 @@ impl System {
             ("KOOFILL__DATABASE__URL", db.url().to_owned()),
             ("KOOFILL__INGRESS__LISTEN", "127.0.0.1:0".to_owned()),
             ("KOOFILL__WORKER__LISTEN", "127.0.0.1:0".to_owned()),
-            ("KOOFILL__CONSUMER__MAX_DELIVER", "10".to_owned()),
             ("KOOFILL__CONSUMER__ACK_WAIT_SECS", "5".to_owned()),
             ("KOOFILL__CONSUMER__NAK_BASE_DELAY_MS", "50".to_owned()),
             ("KOOFILL__CONSUMER__NAK_MAX_DELAY_MS", "300".to_owned()),
@@ -321,7 +320,11 @@ async fn the_debug_case_set_for_every_mock_order_in_random_order_twice() {
         let view = sys.view_state(&id).await.unwrap();
         let expected = if released.contains_key(order) { "released" } else { "active|frozen" };
         assert!(expected.contains(row.state.as_str()), "seed {seed}: {order} is {} (expected {expected})", row.state);
-        assert_eq!(format!("{view:?}").to_lowercase(), row.state.as_str(), "seed {seed}: view and database agree for {order}");
+        assert_eq!(
+            format!("{view:?}").to_lowercase(),
+            row.state.as_str(),
+            "seed {seed}: view and database agree for {order}"
+        );
         let of = |t: &str| events.iter().filter(|e| e.r#type == t && e.data.aggregate_id() == id).count();
         assert!(of("instance.active") <= 1 && of("instance.released") <= 1, "seed {seed}: {order}");
         if row.released_before_create {

@@ -397,9 +397,9 @@ impl Host {
                 let l = tokio::net::TcpListener::from_std(l).map_err(HostError::Serve)?;
                 let app = crate::http::router(self.clone());
                 let stop = http_stop.clone();
-                Some(tokio::spawn(async move {
-                    axum::serve(l, app).with_graceful_shutdown(stop.cancelled_owned()).await
-                }))
+                Some(tokio::spawn(
+                    async move { axum::serve(l, app).with_graceful_shutdown(stop.cancelled_owned()).await },
+                ))
             }
             None => None,
         };
@@ -480,7 +480,11 @@ impl Host {
         loop {
             for consumer in &inner.consumers {
                 if let Err(e) = consumer.poll_lag().await {
-                    tracing::debug!(error = &e as &dyn std::error::Error, consumer = consumer.durable(), "lag not measured");
+                    tracing::debug!(
+                        error = &e as &dyn std::error::Error,
+                        consumer = consumer.durable(),
+                        "lag not measured"
+                    );
                 }
             }
             if let Ok(mut stream) = inner.bus.js.get_stream(&dlq).await
@@ -503,11 +507,7 @@ impl Host {
     pub async fn readiness(&self) -> Readiness {
         let inner = &self.inner;
         let database = matches!(tokio::time::timeout(READY_PING_TIMEOUT, inner.db.ping()).await, Ok(Ok(())));
-        Readiness {
-            nats: inner.bus.is_connected(),
-            database,
-            consumers: inner.ready.load(Ordering::SeqCst),
-        }
+        Readiness { nats: inner.bus.is_connected(), database, consumers: inner.ready.load(Ordering::SeqCst) }
     }
 }
 

@@ -35,7 +35,7 @@ pub enum ProvisioningError {
     #[error("query order")]
     Marketplace(#[from] MarketplaceError),
     /// A lifecycle call arrived before the instance's create was processed; retried with a
-    /// delay until the create is done (bounded by the consumer's `max_deliver`).
+    /// delay until the create is done (bounded by `consumer.retry_horizon_secs`).
     #[error("instance {0} is not provisioned yet")]
     NotYetCreated(InstanceId),
     /// The ISV's provisioner failed or answered something unusable.

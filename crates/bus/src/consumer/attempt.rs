@@ -59,6 +59,11 @@ mod tests {
         assert!(!past_horizon(stored, stored, minute, day));
         assert!(!past_horizon(stored, stored + chrono::Duration::hours(23), minute, day));
         assert!(past_horizon(stored, stored + chrono::Duration::hours(24), minute, day));
-        assert!(past_horizon(stored, stored + chrono::Duration::minutes(1439) + chrono::Duration::seconds(1), minute, day));
+        assert!(past_horizon(
+            stored,
+            stored + chrono::Duration::minutes(1439) + chrono::Duration::seconds(1),
+            minute,
+            day
+        ));
     }
 }

@@ -22,6 +22,12 @@ use crate::{BusError, Publisher, names};
 /// How long one pull request waits on the server for messages before it is renewed. Short
 /// enough that a stop is noticed promptly, long enough not to busy-poll an idle stream.
 const PULL_EXPIRES: Duration = Duration::from_secs(5);
+/// How long a fetch of [`Consumer::drain_until_empty`] waits for a first message. nats-server
+/// acknowledges a publish before it counts the message for its consumers, and answers a no-wait
+/// fetch that finds nothing counted with "no messages" at once; with an expiry it waits for the
+/// first message (and still returns as soon as it has one), so a message published just before
+/// the drain is not missed.
+const DRAIN_WAIT: Duration = Duration::from_millis(50);
 
 /// How a message was settled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,7 +142,9 @@ impl<H: Handler> Consumer<H> {
                     .map_err(|e| BusError::js(format!("get consumer {}", spec.durable), e))?,
             ),
             Err(e) if matches!(e.kind(), ConsumerInfoErrorKind::NotFound) => None,
-            Err(e) if matches!(e.kind(), ConsumerInfoErrorKind::JetStream(ref j) if j.error_code() == ErrorCode::CONSUMER_NOT_FOUND) => None,
+            Err(e) if matches!(e.kind(), ConsumerInfoErrorKind::JetStream(ref j) if j.error_code() == ErrorCode::CONSUMER_NOT_FOUND) => {
+                None
+            }
             Err(e) => return Err(BusError::js(format!("consumer info {}", spec.durable), e)),
         };
         let consumer: PullConsumer = match existing {
@@ -272,6 +280,7 @@ impl<H: Handler> Consumer<H> {
                 .consumer
                 .fetch()
                 .max_messages(self.inner.spec.policy.concurrency.max(1))
+                .expires(DRAIN_WAIT)
                 .messages()
                 .await
                 .map_err(|e| BusError::js("fetch", e))?;
@@ -301,7 +310,8 @@ impl<H: Handler> Consumer<H> {
             stream_sequence,
             delivered,
         };
-        let span = koofill_telemetry::nats::delivery_span(&raw.subject, stream_sequence, delivered, raw.headers.as_ref());
+        let span =
+            koofill_telemetry::nats::delivery_span(&raw.subject, stream_sequence, delivered, raw.headers.as_ref());
         let durable = self.inner.spec.durable.as_str();
         if delivered > 1 {
             self.inner.metrics.redeliveries.get_or_create(&ConsumerMetrics::labels(durable)).inc();
@@ -334,7 +344,12 @@ impl<H: Handler> Consumer<H> {
         outcome
     }
 
-    async fn handle_and_settle(&self, msg: &jetstream::Message, raw: &RawDelivery, delivery: &Delivery<H::Msg>) -> Outcome {
+    async fn handle_and_settle(
+        &self,
+        msg: &jetstream::Message,
+        raw: &RawDelivery,
+        delivery: &Delivery<H::Msg>,
+    ) -> Outcome {
         let policy = &self.inner.spec.policy;
         let labels = ConsumerMetrics::labels(&self.inner.spec.durable);
         let started = std::time::Instant::now();

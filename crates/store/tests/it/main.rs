@@ -9,7 +9,9 @@ use koofill_store::{
     StoreError,
     entities::{instance_transitions, instances, instances::InstanceState, tenants},
     inbox, outbox,
-    sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, Set, TransactionTrait},
+    sea_orm::{
+        ActiveModelTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, Set, TransactionTrait,
+    },
 };
 use koofill_testkit::TestDb;
 
@@ -55,7 +57,10 @@ fn instance(id: &str, order: Option<&str>) -> instances::ActiveModel {
 async fn migrations_apply_once_and_are_recorded() {
     let (_db, conn) = fresh().await;
     koofill_store::migrate(&conn).await.unwrap();
-    assert_eq!(koofill_store::applied(&conn).await.unwrap(), ["m0001_provisioning", "m0002_request_order", "m0003_upgrade_order"]);
+    assert_eq!(
+        koofill_store::applied(&conn).await.unwrap(),
+        ["m0001_provisioning", "m0002_request_order", "m0003_upgrade_order"]
+    );
 }
 
 #[tokio::test]

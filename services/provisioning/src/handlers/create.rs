@@ -332,9 +332,7 @@ async fn mark_failed(
     let txn = &transaction;
     let current = repo::find_instance(txn, instance_id).await?;
     if current.as_ref().is_some_and(|r| {
-        r.state != InstanceState::Accepted
-            && r.state != InstanceState::Provisioning
-            && r.state != InstanceState::Failed
+        r.state != InstanceState::Accepted && r.state != InstanceState::Provisioning && r.state != InstanceState::Failed
     }) {
         return Ok(()); // active or released meanwhile: nothing failed
     }

@@ -5,7 +5,7 @@
 //! - release: recorded at once as a tombstone (`released`, `released_before_create`), so the
 //!   late create finds it and does not provision; the answer KooGallery got (`000000`) holds;
 //! - refresh, freeze/unfreeze, upgrade: retried with a delay ([`ProvisioningError::NotYetCreated`])
-//!   until the create has been processed, bounded by the consumer's `max_deliver`, then
+//!   until the create has been processed, bounded by the consumer's retry horizon, then
 //!   dead-lettered (redrivable). Applying them early would be overwritten by the create's own
 //!   expiry and product, and there is nothing to freeze yet.
 //!
@@ -14,12 +14,12 @@
 //! Request order, not handling order: a call can be handled after a later one (a FREEZE whose
 //! provisioner call failed waits out its retry delay while the UNFREEZE after the renewal goes
 //! through; a RENEWAL retried after the UNSUBSCRIBE_RENEWAL_PERIOD that undid it). The instance
-//! records when the ingress accepted the call (the envelope's `occurred_at`) whose effect it
-//! holds, once for its status (`status_requested_at`) and once for its expiry
+//! records when KooGallery signed the call (the envelope's `request_time()`: the verified
+//! request timestamp) whose effect it holds, once for its status (`status_requested_at`) and once for its expiry
 //! (`expiry_requested_at`); a status or refresh call accepted before that is acknowledged with no
 //! effect: no provisioner call, no change, no event. A status call whose target state already
 //! holds (UNFREEZE of an active instance) still records its time, so the older FREEZE handled
-//! after it is recognised as older. Across ingress replicas the order is as good as their clocks.
+//! after it is recognised as older. Calls signed at the same instant are applied in handling order.
 
 use chrono::{DateTime, Utc};
 use koofill_bus::views::InstanceState;
@@ -110,7 +110,7 @@ pub(super) async fn refresh(deps: &Deps, msg: &Msg<'_>, r: &RefreshInstance) -> 
     if repo::has_transition(&deps.db, &r.instance_id, &key).await? {
         return no_effect(deps, msg).await;
     }
-    let requested = msg.env.occurred_at;
+    let requested = msg.env.request_time();
     if is_older(requested, row.expiry_requested_at) {
         tracing::info!(scene = %r.scene, %requested, "a later refresh set the expiry already; ignored");
         return no_effect(deps, msg).await;
@@ -188,7 +188,7 @@ pub(super) async fn status(deps: &Deps, msg: &Msg<'_>, r: &UpdateInstanceStatus)
         Found::Released => return no_effect(deps, msg).await,
     };
     let test = msg.env.test;
-    let requested = msg.env.occurred_at;
+    let requested = msg.env.request_time();
     if is_older(requested, row.status_requested_at) {
         tracing::info!(status = ?r.status, %requested, "a later status change was applied already; ignored");
         return no_effect(deps, msg).await;
@@ -217,11 +217,8 @@ pub(super) async fn status(deps: &Deps, msg: &Msg<'_>, r: &UpdateInstanceStatus)
         return Ok(());
     };
     let txn = uow.txn();
-    let changes = instances::ActiveModel {
-        state: Set(to),
-        status_requested_at: Set(Some(requested)),
-        ..Default::default()
-    };
+    let changes =
+        instances::ActiveModel { state: Set(to), status_requested_at: Set(Some(requested)), ..Default::default() };
     repo::update_instance(txn, &r.instance_id, row.version, changes).await?;
     repo::add_transition(
         txn,
@@ -369,7 +366,7 @@ pub(super) async fn upgrade(deps: &Deps, msg: &Msg<'_>, r: &UpgradeInstance) -> 
     if repo::has_transition(&deps.db, &r.instance_id, &key).await? {
         return no_effect(deps, msg).await;
     }
-    let requested = msg.env.occurred_at;
+    let requested = msg.env.request_time();
     if is_older(requested, row.upgrade_requested_at) {
         tracing::info!(order_id = %r.order_id, %requested, "a later upgrade was applied already; ignored");
         return no_effect(deps, msg).await;

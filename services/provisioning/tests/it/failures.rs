@@ -138,16 +138,28 @@ async fn webhook_worker(isv: &Isv, timeout_ms: &str) -> TestWorker {
 }
 
 async fn webhook_worker_at(url: &str, timeout_ms: &str) -> TestWorker {
-    TestWorker::start_with(
-        &[
-            ("KOOFILL__PROVISIONER__KIND", "webhook"),
-            ("KOOFILL__PROVISIONER__WEBHOOK_URL", url),
-            ("KOOFILL__PROVISIONER__WEBHOOK_SECRET", WEBHOOK_SECRET),
-            ("KOOFILL__PROVISIONER__TIMEOUT_MS", timeout_ms),
-        ],
-        webhook_options(),
-    )
-    .await
+    webhook_worker_with(url, timeout_ms, &[]).await
+}
+
+async fn webhook_worker_with(url: &str, timeout_ms: &str, extra: &[(&str, &str)]) -> TestWorker {
+    let mut env = vec![
+        ("KOOFILL__PROVISIONER__KIND", "webhook"),
+        ("KOOFILL__PROVISIONER__WEBHOOK_URL", url),
+        ("KOOFILL__PROVISIONER__WEBHOOK_SECRET", WEBHOOK_SECRET),
+        ("KOOFILL__PROVISIONER__TIMEOUT_MS", timeout_ms),
+    ];
+    env.extend_from_slice(extra);
+    TestWorker::start_with(&env, webhook_options()).await
+}
+
+/// Drains until `done` holds, or fails after `limit`.
+async fn drain_until(app: &TestWorker, limit: Duration, what: &str, mut done: impl AsyncFnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + limit;
+    while !done().await {
+        assert!(tokio::time::Instant::now() < deadline, "{what}");
+        app.worker.drain().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 #[tokio::test]
@@ -275,10 +287,7 @@ async fn a_ten_minute_database_outage_is_retried_and_caught_up_with_nothing_lost
     let nak_max = (defaults.nak_max_delay_ms / u64::from(SCALE)).to_string();
     let outage_len = Duration::from_secs(10 * 60) / SCALE;
     let app = TestWorker::start_with(
-        &[
-            ("KOOFILL__CONSUMER__NAK_BASE_DELAY_MS", &nak_base),
-            ("KOOFILL__CONSUMER__NAK_MAX_DELAY_MS", &nak_max),
-        ],
+        &[("KOOFILL__CONSUMER__NAK_BASE_DELAY_MS", &nak_base), ("KOOFILL__CONSUMER__NAK_MAX_DELAY_MS", &nak_max)],
         BuildOptions::default(),
     )
     .await;
@@ -511,9 +520,15 @@ async fn a_tenant_created_after_its_release_is_released_at_the_isv_even_if_that_
 async fn webhook_errors_never_show_the_webhook_url() {
     // A port nobody listens on, and a token in the query.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-    let app = webhook_worker_at(&format!("http://{closed}/hooks?token=SUPERSECRETTOKEN"), "2000").await;
+    // An unreachable endpoint is an outage, retried until the horizon (shortened here).
+    let url = format!("http://{closed}/hooks?token=SUPERSECRETTOKEN");
+    let app = webhook_worker_with(&url, "2000", &[("KOOFILL__CONSUMER__RETRY_HORIZON_SECS", "2")]).await;
     let id = instance_id("GENLEAK");
     app.send_basic(new_instance("GENLEAK", false)).await;
+    drain_until(&app, Duration::from_secs(20), "failed after the horizon", async || {
+        app.state(&id).await.as_deref() == Some("failed")
+    })
+    .await;
     app.settle().await;
 
     let row = app.instance(&id).await.unwrap();
@@ -534,4 +549,128 @@ async fn webhook_errors_never_show_the_webhook_url() {
     for text in &recorded {
         assert!(!text.contains("SUPERSECRETTOKEN") && !text.contains("/hooks"), "{text}");
     }
+}
+
+#[tokio::test]
+async fn a_401_from_the_webhook_is_retried_until_fixed_not_failed() {
+    // The webhook secret differs on the two sides for a while: the seller fixes it, and the paid
+    // order opens instead of failing.
+    let isv = Isv::default();
+    isv.script("instance.create", [401, 403, 401]);
+    let app = webhook_worker(&isv, "2000").await;
+    let id = instance_id("GEN401");
+    app.send_basic(new_instance("GEN401", false)).await;
+    drain_until(&app, Duration::from_secs(20), "active once the key was fixed", async || {
+        app.state(&id).await.as_deref() == Some("active")
+    })
+    .await;
+    assert_eq!(isv.answered("instance.create", 401), 2);
+    assert_eq!(isv.answered("instance.create", 403), 1);
+    assert!(dlq::list(app.worker.bus()).await.unwrap().is_empty());
+    assert!(app.event_counts(&id).await.get("instance.failed").is_none());
+    let metrics = app.worker.host().render_metrics();
+    assert!(
+        metrics.contains(
+            "koofill_worker_misconfigured_total{worker=\"koofill-provisioning\",consumer=\"provisioning-saas\"} 3"
+        ),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn a_ten_minute_webhook_outage_ends_with_every_order_active_and_nothing_dead_lettered() {
+    // Ten minutes scaled down 100 times: delays from 10 ms, the seller's endpoint answering 503
+    // for 6 s.
+    let isv = Isv::default();
+    isv.fail_first.store(u32::MAX, Ordering::SeqCst);
+    let addr = start_isv(isv.clone()).await;
+    let app = webhook_worker_with(
+        &format!("http://{addr}/hooks"),
+        "2000",
+        &[("KOOFILL__CONSUMER__NAK_BASE_DELAY_MS", "10"), ("KOOFILL__CONSUMER__NAK_MAX_DELAY_MS", "3000")],
+    )
+    .await;
+    let orders = ["GENWOUT1", "GENWOUT2"];
+    for o in orders {
+        app.send_basic(new_instance(o, false)).await;
+    }
+    let outage = Duration::from_secs(10 * 60) / 100;
+    let started = tokio::time::Instant::now();
+    while started.elapsed() < outage {
+        app.worker.drain().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(isv.calls("instance.create") >= orders.len(), "the endpoint was tried during the outage");
+    isv.fail_first.store(0, Ordering::SeqCst);
+    for o in orders {
+        let id = instance_id(o);
+        drain_until(&app, Duration::from_secs(20), "caught up", async || {
+            app.state(&id).await.as_deref() == Some("active")
+        })
+        .await;
+    }
+    assert!(dlq::list(app.worker.bus()).await.unwrap().is_empty());
+}
+
+/// A FREEZE whose provisioner call succeeded but whose database write failed leaves the product
+/// frozen and koofill's row active; the UNFREEZE that follows must still reach the product.
+#[tokio::test]
+async fn an_unfreeze_after_a_freeze_lost_in_the_database_unfreezes_the_product() {
+    // Retries wait 3 s, so the FREEZE's retry comes back only after the UNFREEZE was handled.
+    let isv = Isv::default();
+    let addr = start_isv(isv.clone()).await;
+    let app = webhook_worker_with(
+        &format!("http://{addr}/hooks"),
+        "2000",
+        &[("KOOFILL__CONSUMER__NAK_BASE_DELAY_MS", "3000"), ("KOOFILL__CONSUMER__NAK_MAX_DELAY_MS", "3000")],
+    )
+    .await;
+    let id = instance_id("GENCONV");
+    app.send_basic(new_instance("GENCONV", false)).await;
+    app.settle().await;
+    assert_eq!(app.state(&id).await.as_deref(), Some("active"));
+
+    let gate = isv.hold("instance.freeze");
+    let t0 = chrono::Utc::now();
+    app.send_basic_at(json!({"activity": "updateInstanceStatus", "instanceId": id, "status": "FREEZE"}), t0).await;
+    let draining = tokio::spawn({
+        let worker = app.worker.clone();
+        async move { worker.drain().await }
+    });
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while isv.calls("instance.freeze") == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "the freeze never reached the product");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // The product freezes; the database goes away before koofill can record it.
+    let outage = database_outage(&app).await;
+    gate.add_permits(100);
+    draining.await.unwrap().unwrap();
+    outage.end().await;
+    assert_eq!(isv.answered("instance.freeze", 200), 1);
+    assert_eq!(app.state(&id).await.as_deref(), Some("active"), "the freeze was not recorded");
+
+    // KooGallery unfreezes; koofill's row already says active, yet the product must hear it.
+    let t1 = t0 + chrono::Duration::seconds(5);
+    app.send_basic_at(json!({"activity": "updateInstanceStatus", "instanceId": id, "status": "UNFREEZE"}), t1).await;
+    app.worker.drain().await.unwrap();
+    assert_eq!(isv.calls("instance.unfreeze"), 1, "the product was told to unfreeze");
+    // The FREEZE's retry is older than the UNFREEZE: it changes nothing, at the product either.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while app.worker.drain().await.unwrap() == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "the FREEZE was never retried");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(isv.calls("instance.freeze"), 1, "the stale FREEZE did not reach the product again");
+    let last = isv
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|(_, step)| step == "instance.freeze" || step == "instance.unfreeze")
+        .map(|(_, step)| step.clone());
+    assert_eq!(last.as_deref(), Some("instance.unfreeze"), "the product ends in the requested state");
+    assert_eq!(app.state(&id).await.as_deref(), Some("active"));
+    assert!(dlq::list(app.worker.bus()).await.unwrap().is_empty());
 }

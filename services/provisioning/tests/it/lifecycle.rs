@@ -88,7 +88,12 @@ async fn a_release_that_overtakes_its_create_wins_and_the_late_create_provisions
 
 #[tokio::test]
 async fn refresh_and_freeze_that_overtake_their_create_wait_for_it() {
-    let app = TestWorker::start().await;
+    // Retry delays longer than one drain, so the first drain sees only first attempts.
+    let app = TestWorker::start_with(
+        &[("KOOFILL__CONSUMER__NAK_BASE_DELAY_MS", "500"), ("KOOFILL__CONSUMER__NAK_MAX_DELAY_MS", "2000")],
+        koofill_provisioning::BuildOptions::default(),
+    )
+    .await;
     let id = instance_id("GENWAIT");
     app.stand_in.fail_next(3);
     app.send_basic(new_instance("GENWAIT", false)).await;
@@ -97,6 +102,12 @@ async fn refresh_and_freeze_that_overtake_their_create_wait_for_it() {
     app.worker.drain().await.unwrap();
     assert_eq!(app.state(&id).await, None, "nothing applied before the create");
 
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while app.state(&id).await.as_deref() != Some("frozen") {
+        assert!(tokio::time::Instant::now() < deadline, "the freeze was never applied");
+        app.worker.drain().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     app.settle().await;
     let row = app.instance(&id).await.unwrap();
     assert_eq!(row.state.as_str(), "frozen");

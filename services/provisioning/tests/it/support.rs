@@ -9,7 +9,7 @@ use koofill_bus::{
     views::{InstanceState, InstanceView, InstanceViews},
 };
 use koofill_config::Config;
-use koofill_model::{BasicRequest, DomainEvent, Envelope, InboundCallback, KitInterface, KitRequest};
+use koofill_model::{BasicRequest, DomainEvent, Envelope, KitInterface, KitRequest};
 use koofill_provisioning::{BuildOptions, Worker, stand_in::QueryOrderStandIn};
 use koofill_store::{entities::instances, sea_orm::EntityTrait};
 use koofill_testkit::{TestDb, TestNats};
@@ -95,10 +95,10 @@ impl TestWorker {
     /// As [`TestWorker::send_basic`], as if the ingress had accepted the call at `at`.
     pub async fn send_basic_at(&self, body: Value, at: chrono::DateTime<chrono::Utc>) -> String {
         let request = BasicRequest::from_value(&body).unwrap();
-        let mut env = Envelope::inbound_basic(&request, body, at, "ingress").unwrap();
-        if matches!(request, BasicRequest::UpdateInstanceStatus(_)) {
-            env.id = format!("{}:{}", env.id, koofill_testkit::now_ms());
-        }
+        // What the ingress publishes for a call KooGallery signed at `at` (a fresh nonce each).
+        let nonce = uuid();
+        let env = koofill_testkit::inbound::basic_envelope(&request, body, &at.timestamp_millis().to_string(), &nonce)
+            .expect("a published activity");
         let subject = names::inbound(PREFIX, request.family(), request.activity().as_str());
         self.publisher.publish(&subject, &env).await.unwrap();
         if let BasicRequest::NewInstance(r) = &request {
@@ -121,8 +121,8 @@ impl TestWorker {
     /// ingress builds, with id `id`, as a new stream message.
     pub async fn resend_outside_window(&self, body: Value, id: &str) {
         let request = BasicRequest::from_value(&body).unwrap();
-        let mut env: Envelope<InboundCallback> =
-            Envelope::inbound_basic(&request, body, chrono::Utc::now(), "ingress").unwrap();
+        let (timestamp, nonce) = koofill_testkit::inbound::fresh_identity();
+        let mut env = koofill_testkit::inbound::basic_envelope(&request, body, &timestamp, &nonce).unwrap();
         env.id = id.to_owned();
         let subject = names::inbound(PREFIX, request.family(), request.activity().as_str());
         let payload = serde_json::to_vec(&env).unwrap();
@@ -163,7 +163,8 @@ impl TestWorker {
     /// Publishes a Kit callback as the ingress does.
     pub async fn send_kit(&self, interface: KitInterface, body: Value) -> String {
         let request = KitRequest::from_value(interface, &body).unwrap();
-        let env: Envelope<InboundCallback> = Envelope::inbound_kit(&request, body, chrono::Utc::now(), "ingress");
+        let (timestamp, nonce) = koofill_testkit::inbound::fresh_identity();
+        let env = koofill_testkit::inbound::kit_envelope(&request, body, &timestamp, &nonce);
         let subject = names::inbound(PREFIX, request.family(), interface.path_name());
         self.publisher.publish(&subject, &env).await.unwrap();
         env.id
