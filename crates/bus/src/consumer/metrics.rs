@@ -64,7 +64,7 @@ impl Default for ConsumerMetrics {
     fn default() -> Self {
         Self {
             messages: Family::default(),
-            handler_seconds: Family::new_with_constructor(|| Histogram::new(HANDLER_BUCKETS_SECS.into_iter())),
+            handler_seconds: Family::new_with_constructor(|| Histogram::new(HANDLER_BUCKETS_SECS)),
             redeliveries: Family::default(),
             misconfigured: Family::default(),
             timeouts: Family::default(),
