@@ -13,7 +13,7 @@
 //! 4. success → `double_ack` (retried 3 times);
 //! 5. a failure is classified by the handler's error ([`ErrorClass`]): transient failures and
 //!    configuration errors on the seller's side are retried with `-NAK` and a delay of
-//!    `base · 2^(delivered−1)` (exponent capped at 6, delay at `nak_max`) for as long as the
+//!    `base · 2^(delivered−1)` (capped at `nak_max`) for as long as the
 //!    message is younger than the retry horizon; permanent failures, and retryable ones past the
 //!    horizon, are copied to `<prefix>.dlq.<consumer>` *then* `+TERM`ed (TERM alone would lose
 //!    them);
@@ -154,10 +154,12 @@ impl ConsumerPolicy {
         }
     }
 
-    /// The NAK delay after the `delivered`-th delivery failed: `base · 2^(delivered−1)`, the
-    /// exponent capped at 6 and the result at `nak_max`.
+    /// The NAK delay after the `delivered`-th delivery failed: `base · 2^(delivered−1)`, capped
+    /// at `nak_max` (the exponent stops at 20 only so the multiplication cannot overflow). Over a
+    /// 24-hour horizon with the defaults (1 s doubling to 5 minutes) a stuck message is tried
+    /// about 300 times, not thousands.
     pub fn nak_delay(&self, delivered: i64) -> Duration {
-        let exp = u32::try_from((delivered - 1).clamp(0, 6)).unwrap_or(0);
+        let exp = u32::try_from((delivered - 1).clamp(0, 20)).unwrap_or(0);
         self.nak_base.saturating_mul(1 << exp).min(self.nak_max)
     }
 }
@@ -200,8 +202,10 @@ mod tests {
         assert_eq!(p.nak_delay(7), Duration::from_secs(5));
         assert_eq!(p.nak_delay(50), Duration::from_secs(5));
         assert_eq!(p.nak_delay(0), Duration::from_millis(100));
-        let wide = policy(10, Duration::from_secs(60));
-        assert_eq!(wide.nak_delay(30), Duration::from_millis(640), "exponent capped at 6");
+        let defaults = policy(1000, Duration::from_secs(300));
+        assert_eq!(defaults.nak_delay(9), Duration::from_secs(256));
+        assert_eq!(defaults.nak_delay(10), Duration::from_secs(300), "the cap, not the exponent, bounds the delay");
+        assert_eq!(defaults.nak_delay(i64::MAX), Duration::from_secs(300));
     }
 
     #[test]

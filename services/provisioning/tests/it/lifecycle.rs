@@ -310,3 +310,33 @@ async fn renewal_and_its_unsubscription_take_effect_in_request_order() {
         assert_eq!(app.event_counts(id).await.get("instance.renewed"), Some(&renewed), "{id}");
     }
 }
+
+#[tokio::test]
+async fn an_upgrade_older_than_the_one_applied_changes_nothing() {
+    let app = TestWorker::start().await;
+    let id = instance_id("GENUPG");
+    app.send_basic(new_instance("GENUPG", false)).await;
+    app.settle().await;
+    let upgrade = |order: &str| {
+        json!({"activity": "upgradeInstance", "instanceId": id, "orderId": order,
+            "orderLineId": format!("{order}-000001")})
+    };
+    let now = Utc::now();
+    app.send_basic_at(upgrade("MOCKMONTYCHANGE"), now).await;
+    app.settle().await;
+    let upgraded = app.instance(&id).await.unwrap();
+    assert_eq!(app.event_counts(&id).await.get("instance.upgraded"), Some(&1));
+
+    // An upgrade KooGallery signed earlier, handled only now (a retry): acknowledged with no
+    // effect — not even a query of its order, which this stand-in does not know.
+    app.send_basic_at(upgrade("GENUPGOLD"), now - chrono::Duration::minutes(5)).await;
+    app.settle().await;
+    let after = app.instance(&id).await.unwrap();
+    assert_eq!(
+        (after.product_id, after.sku_code, after.version),
+        (upgraded.product_id, upgraded.sku_code, upgraded.version),
+        "the newer upgrade's product stands"
+    );
+    assert_eq!(app.event_counts(&id).await.get("instance.upgraded"), Some(&1));
+    assert!(koofill_bus::dlq::list(app.worker.bus()).await.unwrap().is_empty(), "nothing failed");
+}
