@@ -105,6 +105,8 @@ async fn async_main(cli: Cli) -> anyhow::Result<()> {
                 koofill_telemetry::init(&cfg.telemetry, service.service_name()).context("starting telemetry")?;
             if let Some(secs) = cli.wait_for {
                 wait_for::nats(&cfg.nats.url, std::time::Duration::from_secs(secs)).await?;
+                // Workers also wait for the database (the host reads it from here).
+                cfg.worker.wait_for_secs = secs;
             }
             let shutdown = CancellationToken::new();
             tokio::spawn(cancel_on_signal(shutdown.clone()));

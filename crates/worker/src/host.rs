@@ -119,7 +119,11 @@ impl HostBuilder {
     /// [`HostError::Bus`] or [`HostError::Store`] when a dependency cannot be reached (within
     /// `options.wait_for`, if set) or prepared.
     pub async fn connect(cfg: &Config, name: &'static str, options: HostOptions) -> Result<Self, HostError> {
-        let deadline = options.wait_for.map(|d| tokio::time::Instant::now() + d);
+        // `--wait-for` reaches the host through `worker.wait_for_secs`; an explicit option wins.
+        let wait = options
+            .wait_for
+            .or_else(|| (cfg.worker.wait_for_secs > 0).then(|| Duration::from_secs(cfg.worker.wait_for_secs)));
+        let deadline = wait.map(|d| tokio::time::Instant::now() + d);
         let bus = loop {
             match koofill_bus::connect(
                 &cfg.nats.url,

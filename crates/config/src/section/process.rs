@@ -49,10 +49,13 @@ impl Default for DevConfig {
 pub struct WorkerConfig {
     /// Address of `/healthz`, `/readyz` and `/metrics`. Default: `0.0.0.0:9090`.
     pub listen: SocketAddr,
+    /// Seconds a starting worker waits for NATS and the database to accept connections (what
+    /// `--wait-for` sets); 0 fails at once. Default: 0.
+    pub wait_for_secs: u64,
 }
 
 impl Default for WorkerConfig {
     fn default() -> Self {
-        Self { listen: SocketAddr::from(([0, 0, 0, 0], 9090)) }
+        Self { listen: SocketAddr::from(([0, 0, 0, 0], 9090)), wait_for_secs: 0 }
     }
 }
