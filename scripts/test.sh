@@ -24,6 +24,8 @@ if [ -n "${KOOFILL_TEST_DATABASE_URL:-}" ]; then echo "==> PostgreSQL tests enab
 
 echo "==> docker-compose.yml against the Compose Specification"
 ./scripts/validate-compose.sh
+echo "==> deploy/: kustomize overlays, Kubernetes and KEDA schemas, alert rules, dashboards"
+./scripts/validate-deploy.sh
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 echo "==> cargo clippy -D warnings"
