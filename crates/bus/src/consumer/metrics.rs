@@ -92,6 +92,21 @@ impl ConsumerMetrics {
         m
     }
 
+    /// Creates every series of `consumer` at zero, so dashboards and alerts see it (and
+    /// `rate()` has a starting point) before the first message.
+    pub(crate) fn init_consumer(&self, consumer: &str) {
+        let labels = Self::labels(consumer);
+        for outcome in [OutcomeLabel::ack, OutcomeLabel::retry, OutcomeLabel::dead_lettered] {
+            self.messages.get_or_create(&OutcomeLabels { consumer: consumer.to_owned(), outcome });
+        }
+        self.handler_seconds.get_or_create(&labels);
+        self.redeliveries.get_or_create(&labels);
+        self.misconfigured.get_or_create(&labels);
+        self.timeouts.get_or_create(&labels);
+        self.pending.get_or_create(&labels);
+        self.ack_pending.get_or_create(&labels);
+    }
+
     pub(crate) fn settled(&self, consumer: &str, outcome: Outcome) {
         let outcome = match outcome {
             Outcome::Acked => OutcomeLabel::ack,

@@ -175,6 +175,7 @@ impl<H: Handler> Consumer<H> {
                 .map_err(|e| BusError::js(format!("create consumer {}", spec.durable), e))?,
         };
         let dlq = Publisher::new(js.clone(), publish_timeout);
+        metrics.init_consumer(&spec.durable);
         Ok(Self { inner: Arc::new(Inner { spec, prefix: prefix.to_owned(), handler, consumer, dlq, metrics }) })
     }
 
