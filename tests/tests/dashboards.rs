@@ -16,9 +16,8 @@ fn referenced(text: &str) -> BTreeSet<String> {
     while let Some(at) = text[i..].find("koofill_") {
         let start = i + at;
         let boundary = start == 0 || !(bytes[start - 1].is_ascii_alphanumeric() || bytes[start - 1] == b'_');
-        let end = text[start..]
-            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-            .map_or(text.len(), |n| start + n);
+        let end =
+            text[start..].find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).map_or(text.len(), |n| start + n);
         // Data source uids (`koofill-prometheus`) and the dashboard uids are not metrics.
         if boundary && text[start..end].matches('_').count() >= 2 {
             out.insert(text[start..end].to_owned());

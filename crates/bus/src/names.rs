@@ -50,6 +50,17 @@ pub fn rpc_change_check(prefix: &str) -> String {
     format!("{prefix}.rpc.provisioning.change_check")
 }
 
+/// The request-reply subject the license worker answers `what` on:
+/// `<prefix>.rpc.license.<what>` (`activate`, `status`).
+pub fn rpc_license(prefix: &str, what: &str) -> String {
+    format!("{prefix}.rpc.license.{what}")
+}
+
+/// The license proxy's activation subject, `<prefix>.rpc.license.activate`.
+pub const LICENSE_ACTIVATE: &str = "activate";
+/// The license proxy's status subject, `<prefix>.rpc.license.status`.
+pub const LICENSE_STATUS: &str = "status";
+
 /// The KV bucket of the instance view.
 pub fn instances_bucket(prefix: &str) -> String {
     format!("{prefix}_instances")
@@ -77,6 +88,7 @@ mod tests {
         assert_eq!(event("koofill", "instance.active"), "koofill.event.instance.active");
         assert_eq!(dlq("koofill", "provisioning-saas"), "koofill.dlq.provisioning-saas");
         assert_eq!(instances_bucket("koofill"), "koofill_instances");
+        assert_eq!(rpc_license("koofill", LICENSE_ACTIVATE), "koofill.rpc.license.activate");
         assert!(is_token("newInstance") && !is_token("a.b") && !is_token("") && !is_token("a b"));
     }
 }

@@ -52,6 +52,22 @@ pub async fn run(mut cfg: Config, configured: &ConfiguredKeys, demo: bool) -> an
             .push(format!("clientSecret key  {} (RSA 3072)", devkeys::client_secret_key_path(&state_dir).display()));
     }
 
+    // The license worker signs status tokens with this key; the public half is what a newcomer
+    // hands `koofill license verify --public-key`.
+    if cfg.license.signing_key.is_none() {
+        let pem = devkeys::load_or_create_license_signing_key(&state_dir)?;
+        cfg.license.signing_key = Some(SecretString::from(pem));
+        generated.push(format!(
+            "license key       {} (Ed25519 public key of the status tokens)",
+            devkeys::license_public_key_path(&state_dir).display()
+        ));
+    }
+    if cfg.license.api_token.is_none() {
+        let token = devkeys::load_or_create_license_api_token(&state_dir)?;
+        generated.push(format!("license api_token {token} (Bearer token of /v1/licenses)"));
+        cfg.license.api_token = Some(SecretString::from(token));
+    }
+
     let nats_configured = configured.contains("nats.url");
     let external_ok = nats_configured
         && match wait_for::host_port(&cfg.nats.url) {
@@ -72,6 +88,13 @@ pub async fn run(mut cfg: Config, configured: &ConfiguredKeys, demo: bool) -> an
     if own_database {
         cfg.database.url = format!("sqlite://{}?mode=rwc", state_dir.join("koofill.db").display());
     }
+    // Nothing configured for notifications: every event goes to a file a newcomer can read.
+    if koofill_notification::dev_catch_all(&mut cfg.notification, &state_dir) {
+        generated.push(format!(
+            "notifications     {} (no notification channel configured)",
+            state_dir.join("notifications.log").display()
+        ));
+    }
 
     let sim_keys = koofill_simulator::SimKeys::from_config(&cfg).context("development keys for the simulator")?;
     let simulator = if !configured.contains("koogallery.api_base") {
@@ -91,6 +114,11 @@ pub async fn run(mut cfg: Config, configured: &ConfiguredKeys, demo: bool) -> an
     // Every worker serves health and metrics on `worker.listen`; in one process they would all
     // want 9090, so each takes a free loopback port instead.
     cfg.worker.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+    // Every worker migrates at start; on a fresh database they would race one another ("table
+    // already exists"), so the schema is brought up to date once, before any of them starts.
+    let db = koofill_store::connect(&cfg.database.url).await.context("connecting to the database")?;
+    koofill_store::migrate(&db).await.context("migrating the database")?;
+    let _ = db.close().await;
     let mut workers = Running::start(&cfg, &shutdown);
 
     let mut state = DevState {
@@ -111,6 +139,11 @@ pub async fn run(mut cfg: Config, configured: &ConfiguredKeys, demo: bool) -> an
                 eprintln!("\nplaying every scenario through the simulator…");
                 let options = koofill_simulator::ScenarioOptions {
                     client_secret_public_key_pem: public_key_pem(&cfg),
+                    // The license scenario activates its code and checks each effect through the proxy.
+                    license_proxy: cfg.license.api_token.as_ref().map(|token| {
+                        use secrecy::ExposeSecret;
+                        koofill_simulator::LicenseProxy::for_target(&target, token.expose_secret())
+                    }),
                     ..Default::default()
                 };
                 let summary = koofill_simulator::demo_with(&target, sim, &sim_keys, &options).await;
@@ -189,6 +222,7 @@ fn print_banner(
         "  Kit sync interfaces {base}/produceAPI/v2/{{tenantSync,applicationSync,authSync,singleOrgSync,allOrgSync}}"
     );
     eprintln!("  health / metrics    http://{host}:{}/healthz  /readyz  /metrics", addr.port());
+    eprintln!("  license proxy       http://{host}:{}/v1/licenses/{{code}}  (POST …/activate)", addr.port());
     eprintln!("  NATS                {nats}");
     eprintln!(
         "  streams             {}_INBOUND, _EVENTS, _USAGE, _DLQ (prefix {:?})",
@@ -205,7 +239,7 @@ fn print_banner(
         cfg.provisioner.front_end_url_template
     );
     eprintln!(
-        "  state               {} (read by koofill dlq, instances, migrate, sim)",
+        "  state               {} (read by koofill dlq, instances, licenses, migrate, sim)",
         devstate::path(state_dir).display()
     );
     if generated.is_empty() {

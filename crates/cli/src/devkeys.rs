@@ -92,8 +92,74 @@ pub fn existing_client_secret_key(state_dir: &Path) -> anyhow::Result<Option<Str
     }
 }
 
-/// Writes a file readable by its owner only, from its creation on.
-fn write_private(file: &Path, content: &[u8]) -> anyhow::Result<()> {
+/// The file of the development Ed25519 key that signs license status tokens (PKCS#8 PEM).
+pub fn license_signing_key_path(state_dir: &Path) -> PathBuf {
+    state_dir.join("license-signing-key.pem")
+}
+
+/// Its public half (SPKI PEM): what the seller's software compiles in, and what
+/// `koofill license verify --public-key` reads.
+pub fn license_public_key_path(state_dir: &Path) -> PathBuf {
+    state_dir.join("license-public-key.pem")
+}
+
+/// The development license signing key, generated once (readable by the owner only). The public
+/// half is written beside it from the private key every time, so the two always match.
+///
+/// # Errors
+/// When a file cannot be read or written, or the stored key is not an Ed25519 key.
+pub fn load_or_create_license_signing_key(state_dir: &Path) -> anyhow::Result<String> {
+    use koofill_license::token;
+    let file = license_signing_key_path(state_dir);
+    let pem = match std::fs::read_to_string(&file) {
+        Ok(pem) => pem,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let (private, _) = token::generate_pem().context("generating the license signing key")?;
+            std::fs::create_dir_all(state_dir).with_context(|| format!("creating {}", state_dir.display()))?;
+            write_private(&file, private.as_bytes())?;
+            private
+        }
+        Err(e) => return Err(e).with_context(|| format!("reading {}", file.display())),
+    };
+    let key = token::parse_signing_key(&pem)
+        .with_context(|| format!("{} is not an Ed25519 key; delete it to regenerate", file.display()))?;
+    let public = token::public_pem(&key.verifying_key()).context("encoding the license public key")?;
+    let public_file = license_public_key_path(state_dir);
+    if std::fs::read_to_string(&public_file).ok().as_deref() != Some(public.as_str()) {
+        std::fs::write(&public_file, public).with_context(|| format!("writing {}", public_file.display()))?;
+    }
+    Ok(pem)
+}
+
+/// The file of the development bearer token of `/v1/licenses`.
+pub fn license_api_token_path(state_dir: &Path) -> PathBuf {
+    state_dir.join("license-api-token")
+}
+
+/// The development `license.api_token`, generated once (readable by the owner only).
+///
+/// # Errors
+/// When the file cannot be read or written, or is empty.
+pub fn load_or_create_license_api_token(state_dir: &Path) -> anyhow::Result<String> {
+    let file = license_api_token_path(state_dir);
+    match std::fs::read_to_string(&file) {
+        Ok(text) => {
+            let token = text.trim().to_owned();
+            anyhow::ensure!(!token.is_empty(), "{} is empty; delete it to regenerate", file.display());
+            Ok(token)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let token = random(40);
+            std::fs::create_dir_all(state_dir).with_context(|| format!("creating {}", state_dir.display()))?;
+            write_private(&file, token.as_bytes())?;
+            Ok(token)
+        }
+        Err(e) => Err(e).with_context(|| format!("reading {}", file.display())),
+    }
+}
+
+/// Writes a file readable by its owner only, from its creation on; never replaces one.
+pub(crate) fn write_private(file: &Path, content: &[u8]) -> anyhow::Result<()> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
@@ -142,5 +208,30 @@ mod tests {
         assert_ne!(first.basic_key, first.kit_key);
         assert!(!format!("{first:?}").contains(&first.basic_key));
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn the_license_key_and_api_token_are_generated_once_private_and_matching() {
+        use koofill_license::token;
+        let dir = tempfile::tempdir().unwrap();
+        let first = load_or_create_license_signing_key(dir.path()).unwrap();
+        assert_eq!(load_or_create_license_signing_key(dir.path()).unwrap(), first);
+        let public = std::fs::read_to_string(license_public_key_path(dir.path())).unwrap();
+        let key = token::parse_signing_key(&first).unwrap();
+        assert_eq!(token::parse_verifying_key(&public).unwrap(), key.verifying_key());
+        // A lost public half is written again from the private key.
+        std::fs::remove_file(license_public_key_path(dir.path())).unwrap();
+        load_or_create_license_signing_key(dir.path()).unwrap();
+        assert_eq!(std::fs::read_to_string(license_public_key_path(dir.path())).unwrap(), public);
+
+        let api_token = load_or_create_license_api_token(dir.path()).unwrap();
+        assert_eq!(api_token.len(), 40);
+        assert_eq!(load_or_create_license_api_token(dir.path()).unwrap(), api_token);
+        #[cfg(unix)]
+        for file in [license_signing_key_path(dir.path()), license_api_token_path(dir.path())] {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{}", file.display());
+        }
     }
 }

@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use crate::workers::Service;
 
 mod bench;
+mod chaos;
 mod dev;
 mod devkeys;
 mod devstate;
@@ -63,6 +64,26 @@ enum Command {
         #[command(subcommand)]
         cmd: ops::instances::InstancesCommand,
     },
+    /// License 2.0 codes as the license worker keeps them.
+    Licenses {
+        #[command(subcommand)]
+        cmd: ops::license::LicensesCommand,
+    },
+    /// Status token keys: write a key pair, verify a token.
+    License {
+        #[command(subcommand)]
+        cmd: ops::license::LicenseCommand,
+    },
+    /// Notifications: send a sample through a channel, list deliveries.
+    Notify {
+        #[command(subcommand)]
+        cmd: ops::notify::NotifyCommand,
+    },
+    /// Service supervision cases: list, show, settlement, and the steps operators record.
+    Supervision {
+        #[command(subcommand)]
+        cmd: ops::supervision::SupervisionCommand,
+    },
     /// Exit 0 when the URL answers 2xx (for container health checks); runs before config loads.
     Healthcheck {
         /// The URL, e.g. http://localhost:8080/healthz.
@@ -73,6 +94,8 @@ enum Command {
         #[command(subcommand)]
         what: bench::BenchCommand,
     },
+    /// The fault suite: real processes, faults mid-load, and a count of what was lost or doubled.
+    Chaos(chaos::ChaosArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -121,6 +144,11 @@ async fn async_main(cli: Cli) -> anyhow::Result<()> {
             cfg.telemetry.log_filter = "warn".into();
             bench::run(what, cfg).await
         }
+        Command::Chaos(args) => {
+            cfg.telemetry.log_filter = "warn".into();
+            let _telemetry = koofill_telemetry::init(&cfg.telemetry, "koofill-chaos").context("starting telemetry")?;
+            chaos::run(args).await
+        }
         Command::Migrate => {
             let _telemetry =
                 koofill_telemetry::init(&cfg.telemetry, "koofill-migrate").context("starting telemetry")?;
@@ -129,6 +157,15 @@ async fn async_main(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Dlq { cmd } => ops::dlq::run(cmd, &operator_target(cfg, cli.config.as_deref())?).await,
         Command::Instances { cmd } => ops::instances::run(cmd, &operator_target(cfg, cli.config.as_deref())?).await,
+        Command::Licenses { cmd } => {
+            ops::license::run_licenses(cmd, &operator_target(cfg, cli.config.as_deref())?).await
+        }
+        Command::License { cmd } => match ops::license::run_license(cmd)? {
+            0 => Ok(()),
+            code => std::process::exit(code),
+        },
+        Command::Notify { cmd } => ops::notify::run(cmd, &operator_target(cfg, cli.config.as_deref())?).await,
+        Command::Supervision { cmd } => ops::supervision::run(cmd, &operator_target(cfg, cli.config.as_deref())?).await,
         Command::Healthcheck { .. } => Ok(()),
     }
 }

@@ -27,14 +27,44 @@ pub struct Worker {
 }
 
 /// Every worker, in the order `koofill dev` starts them.
-pub const WORKERS: &[Worker] = &[Worker {
-    name: "provisioning",
-    service: koofill_provisioning::SERVICE,
-    about: "The provisioning worker: instances, orders and the Kit directory",
-    run: |cfg, shutdown| {
-        Box::pin(async move { koofill_provisioning::run(cfg, shutdown).await.context("provisioning") })
+pub const WORKERS: &[Worker] = &[
+    Worker {
+        name: "provisioning",
+        service: koofill_provisioning::SERVICE,
+        about: "The provisioning worker: instances, orders and the Kit directory",
+        run: |cfg, shutdown| {
+            Box::pin(async move { koofill_provisioning::run(cfg, shutdown).await.context("provisioning") })
+        },
     },
-}];
+    Worker {
+        name: "supervision",
+        service: koofill_supervision::SERVICE,
+        about: "The supervision worker: supervised orders tracked to acceptance, with their deadlines",
+        run: |cfg, shutdown| {
+            Box::pin(async move { koofill_supervision::run(cfg, shutdown).await.context("supervision") })
+        },
+    },
+    Worker {
+        name: "notification",
+        service: koofill_notification::SERVICE,
+        about: "The notification worker: every event to the seller's email, webhooks, WeCom, DingTalk, Feishu and Slack",
+        run: |cfg, shutdown| {
+            Box::pin(async move { koofill_notification::run(cfg, shutdown).await.context("notification") })
+        },
+    },
+    Worker {
+        name: "license",
+        service: koofill_license::SERVICE,
+        about: "The license worker: License 2.0 codes and the activation proxy's answers",
+        run: |cfg, shutdown| Box::pin(async move { koofill_license::run(cfg, shutdown).await.context("license") }),
+    },
+    Worker {
+        name: "metering",
+        service: koofill_metering::SERVICE,
+        about: "The metering worker: pay-per-use usage counted once per event and pushed to KooGallery each billing window",
+        run: |cfg, shutdown| Box::pin(async move { koofill_metering::run(cfg, shutdown).await.context("metering") }),
+    },
+];
 
 /// What `koofill serve` runs: the ingress, which is not a worker (it answers KooGallery over
 /// HTTP and consumes nothing), or one of [`WORKERS`].

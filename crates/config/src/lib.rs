@@ -45,10 +45,18 @@ pub use crate::section::consumer::ConsumerConfig;
 pub use crate::section::database::DatabaseConfig;
 pub use crate::section::ingress::{ChangeCheckDefault, IngressConfig, KOOGALLERY_DEADLINE_MS};
 pub use crate::section::koogallery::KooGalleryConfig;
+pub use crate::section::license::{LicenseConfig, TOKEN_TTL_MAX_SECS};
+pub use crate::section::metering::{BillingCycle, MeteringConfig, PushSortDepth};
 pub use crate::section::nats::NatsConfig;
+pub use crate::section::notification::{
+    ChannelConfig, ChannelKind, Language, NotificationConfig, RuleConfig, SmtpTls, TemplateConfig, outbound_url_allowed,
+};
 pub use crate::section::process::{DevConfig, ShutdownConfig, WorkerConfig};
 pub use crate::section::provisioner::{ProvisionerConfig, ProvisionerKind};
 pub use crate::section::redact::redact_url;
+pub use crate::section::supervision::{
+    CalendarSpan, DeadlineConfig, DeadlinesConfig, GoodsKind, SpanUnit, SupervisionConfig,
+};
 pub use crate::section::telemetry::{LogFormat, TelemetryConfig};
 pub use secrecy::{ExposeSecret, SecretString};
 
@@ -67,6 +75,12 @@ pub struct Config {
     pub ingress: IngressConfig,
     /// `[provisioner]`: how the ISV's product is provisioned.
     pub provisioner: ProvisionerConfig,
+    /// `[license]`: the license activation proxy and its status token.
+    pub license: LicenseConfig,
+    /// `[supervision]`: which products are supervised, deadlines and reminders, the admin API token.
+    pub supervision: SupervisionConfig,
+    /// `[metering]`: billing windows, the usage-push schedule, `/v1/usage` limits.
+    pub metering: MeteringConfig,
     /// `[consumer]`: JetStream consumer settings.
     pub consumer: ConsumerConfig,
     /// `[telemetry]`: logs and traces.
@@ -77,6 +91,8 @@ pub struct Config {
     pub shutdown: ShutdownConfig,
     /// `[dev]`: `koofill dev`.
     pub dev: DevConfig,
+    /// `[notification]`: routing rules, channels and templates of the notification worker.
+    pub notification: NotificationConfig,
 }
 
 impl Config {
@@ -96,7 +112,11 @@ impl Config {
         self.database.validate()?;
         self.ingress.validate()?;
         self.provisioner.validate()?;
+        self.license.validate()?;
+        self.supervision.validate()?;
         self.consumer.validate()?;
+        self.metering.validate()?;
+        self.notification.validate()?;
         self.telemetry.validate()
     }
 }
@@ -155,6 +175,25 @@ mod tests {
         }),
         ("provisioner.webhook_secret", |c| c.provisioner.webhook_secret = Some("\n".into())),
         ("provisioner.timeout_ms", |c| c.provisioner.timeout_ms = 0),
+        ("license.api_token", |c| c.license.api_token = Some(" ".into())),
+        ("license.api_token", |c| c.license.api_token_previous = Some("old".into())),
+        ("license.signing_key", |c| c.license.signing_key = Some("".into())),
+        ("license.rate_limit_per_minute", |c| c.license.rate_limit_per_minute = 0),
+        ("license.token_ttl_secs", |c| c.license.token_ttl_secs = 172_801),
+        ("license.signing_key_id", |c| c.license.signing_key_id = Some("a b".into())),
+        ("supervision.admin_token", |c| c.supervision.admin_token = Some(" ".into())),
+        ("supervision.tick_secs", |c| c.supervision.tick_secs = 0),
+        ("supervision.max_rejections", |c| c.supervision.max_rejections = 0),
+        ("supervision.products", |c| {
+            c.supervision.products.insert(" ".into(), GoodsKind::License);
+        }),
+        ("supervision.deadlines.requirement.after", |c| {
+            c.supervision.deadlines.requirement.after = "1 fortnight".into()
+        }),
+        ("supervision.deadlines.completion.after", |c| c.supervision.deadlines.completion.after = "0 hours".into()),
+        ("supervision.deadlines.unaccepted.remind_before", |c| {
+            c.supervision.deadlines.unaccepted.remind_before = vec!["soon".into()];
+        }),
         ("consumer.retry_horizon_secs", |c| c.consumer.retry_horizon_secs = 0),
         ("consumer.handler_timeout_secs", |c| c.consumer.handler_timeout_secs = 0),
         ("consumer.ack_wait_secs", |c| c.consumer.ack_wait_secs = 0),

@@ -105,7 +105,7 @@ impl MarketplaceClient {
     }
 
     /// Sends a signed request, with retries per host and the fallback host, and decodes the JSON.
-    async fn call<T: DeserializeOwned>(
+    pub(crate) async fn call<T: DeserializeOwned>(
         &self,
         method: Method,
         path: &str,

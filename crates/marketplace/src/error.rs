@@ -19,6 +19,16 @@ pub enum MarketplaceError {
         /// `resultMsg` / `error_msg`.
         message: String,
     },
+    /// A License open API answered an error code (`9202000x`, spec §3.2).
+    #[error("KooGallery license API answered {code} ({message}) with HTTP {status}")]
+    License {
+        /// HTTP status.
+        status: u16,
+        /// The typed `error_code`.
+        code: crate::LicenseErrorCode,
+        /// `error_msg`.
+        message: String,
+    },
     /// The answer is not the JSON the API documents.
     #[error("unexpected answer (HTTP {status})")]
     Malformed {
@@ -41,6 +51,7 @@ impl MarketplaceError {
             Self::Unreachable(_) => true,
             Self::Api { status, code, .. } => *status >= 500 && code != "MKT.0100" || code == "MKT.0250",
             Self::Malformed { status, .. } => *status >= 500,
+            Self::License { status, code, .. } => *code == crate::LicenseErrorCode::Internal || *status >= 500,
             Self::Config(_) | Self::Signing(_) => false,
         }
     }
@@ -52,6 +63,9 @@ impl MarketplaceError {
     pub fn is_misconfigured(&self) -> bool {
         match self {
             Self::Api { status, code, .. } => matches!(status, 401 | 403) || code.starts_with("MKT.015"),
+            Self::License { status, code, .. } => {
+                matches!(status, 401 | 403) || matches!(code, crate::LicenseErrorCode::Other(c) if c == "CBC.0150")
+            }
             _ => false,
         }
     }
@@ -60,6 +74,7 @@ impl MarketplaceError {
     pub fn code(&self) -> Option<&str> {
         match self {
             Self::Api { code, .. } => Some(code),
+            Self::License { code, .. } => Some(code.as_str()),
             _ => None,
         }
     }

@@ -15,6 +15,10 @@
 
 mod client;
 mod error;
+mod license;
+mod usage;
 
 pub use client::{MarketplaceClient, MarketplaceConfig, QUERY_ORDER_PATH};
 pub use error::MarketplaceError;
+pub use license::{LICENSE_ACTIVATE_PATH, LICENSE_HEARTBEAT_PATH, LICENSE_OK_CODE, LicenseCodeInfo, LicenseErrorCode};
+pub use usage::{USAGE_PUSH_MAX_RECORDS, USAGE_PUSH_PATH, UsagePushClient, UsagePushConfig, UsageRecord};

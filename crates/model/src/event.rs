@@ -196,6 +196,96 @@ pub enum DomainEvent {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         order_id: Option<OrderId>,
     },
+    /// A license code was activated at KooGallery through koofill's activation proxy; the service
+    /// starts at `activated_at` (spec §7.1: the supervision node passes on activation).
+    #[serde(rename = "license.activated")]
+    LicenseActivated {
+        /// The license code.
+        license_code: String,
+        /// The order the code was sold with.
+        order_id: OrderId,
+        /// Its order line.
+        order_line_id: OrderLineId,
+        /// When KooGallery activated it.
+        activated_at: DateTime<Utc>,
+    },
+    /// A supervised order line got its supervision case (spec §10).
+    #[serde(rename = "supervision.opened")]
+    SupervisionOpened {
+        /// The case number.
+        case_id: i64,
+        /// The order.
+        order_id: OrderId,
+        /// The order line.
+        order_line_id: OrderLineId,
+        /// The kind of goods: `license`, `manual_service`, `hardware`, `saas_offline`, `app_orchestration`,
+        /// `data_file`.
+        goods: String,
+    },
+    /// A supervision case took a step (spec §10.2).
+    #[serde(rename = "supervision.transitioned")]
+    SupervisionTransitioned {
+        /// The case number.
+        case_id: i64,
+        /// The order.
+        order_id: OrderId,
+        /// The order line.
+        order_line_id: OrderLineId,
+        /// `confirm`, `reject`, `deliver`, `complete`, `accept`, `appeal`, `resolve`, `license_activated`.
+        action: String,
+        /// The state before.
+        from: String,
+        /// The state after.
+        to: String,
+        /// Who took it.
+        actor: String,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// A supervision deadline is near (spec §10.3); sent once per configured threshold.
+    #[serde(rename = "supervision.reminder")]
+    SupervisionReminder {
+        /// The case number.
+        case_id: i64,
+        /// The order.
+        order_id: OrderId,
+        /// The order line.
+        order_line_id: OrderLineId,
+        /// `requirement`, `materials`, `feedback`, `completion`, `hardware_acceptance`, `seller_action`,
+        /// `unaccepted`.
+        deadline: String,
+        /// When it falls due.
+        due_at: DateTime<Utc>,
+        /// The threshold that fired (`7 days`).
+        before: String,
+    },
+    /// A supervision deadline passed without what it waits for (spec §10.3); sent once.
+    #[serde(rename = "supervision.breached")]
+    SupervisionBreached {
+        /// The case number.
+        case_id: i64,
+        /// The order.
+        order_id: OrderId,
+        /// The order line.
+        order_line_id: OrderLineId,
+        /// The deadline kind, as in `supervision.reminder`.
+        deadline: String,
+        /// When it fell due.
+        due_at: DateTime<Utc>,
+    },
+    /// The buyer rejected the delivery more often than `supervision.max_rejections`: the case may be
+    /// appealed (spec §10.2).
+    #[serde(rename = "supervision.rejections_exceeded")]
+    SupervisionRejectionsExceeded {
+        /// The case number.
+        case_id: i64,
+        /// The order.
+        order_id: OrderId,
+        /// The order line.
+        order_line_id: OrderLineId,
+        /// Rejections so far.
+        rejections: i64,
+    },
     /// A usage window was pushed to KooGallery.
     #[serde(rename = "usage.window_pushed")]
     UsageWindowPushed {
@@ -234,12 +324,18 @@ impl DomainEvent {
             Self::LicenseFrozen { .. } => "license.frozen",
             Self::LicenseUnfrozen { .. } => "license.unfrozen",
             Self::LicenseReleased { .. } => "license.released",
+            Self::LicenseActivated { .. } => "license.activated",
             Self::UsageWindowPushed { .. } => "usage.window_pushed",
+            Self::SupervisionOpened { .. } => "supervision.opened",
+            Self::SupervisionTransitioned { .. } => "supervision.transitioned",
+            Self::SupervisionReminder { .. } => "supervision.reminder",
+            Self::SupervisionBreached { .. } => "supervision.breached",
+            Self::SupervisionRejectionsExceeded { .. } => "supervision.rejections_exceeded",
         }
     }
 
     /// The aggregate, the first token of the subject suffix: `instance`, `order`, `tenant`, `application`,
-    /// `users`, `departments`, `license` or `usage`.
+    /// `users`, `departments`, `license`, `usage` or `supervision`.
     pub fn aggregate(&self) -> &'static str {
         let suffix = self.subject_suffix();
         suffix.split_once('.').map_or(suffix, |(aggregate, _)| aggregate)
@@ -258,7 +354,12 @@ impl DomainEvent {
             | Self::InstanceReleased { instance_id, .. }
             | Self::InstanceFailed { instance_id, .. }
             | Self::UsageWindowPushed { instance_id, .. } => instance_id.as_str(),
-            Self::OrderReceived { order_id, .. } => order_id.as_str(),
+            Self::OrderReceived { order_id, .. }
+            | Self::SupervisionOpened { order_id, .. }
+            | Self::SupervisionTransitioned { order_id, .. }
+            | Self::SupervisionReminder { order_id, .. }
+            | Self::SupervisionBreached { order_id, .. }
+            | Self::SupervisionRejectionsExceeded { order_id, .. } => order_id.as_str(),
             Self::TenantSynced { tenant_id, .. }
             | Self::ApplicationSynced { tenant_id, .. }
             | Self::UsersSynced { tenant_id, .. }
@@ -267,6 +368,7 @@ impl DomainEvent {
             | Self::LicenseFrozen { license }
             | Self::LicenseUnfrozen { license }
             | Self::LicenseReleased { license, .. } => license.as_str(),
+            Self::LicenseActivated { license_code, .. } => license_code.as_str(),
         }
     }
 }

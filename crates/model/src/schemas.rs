@@ -12,6 +12,7 @@ use crate::change_check_rpc::{ChangeCheckReply, ChangeCheckRequest};
 use crate::envelope::{Envelope, InboundCallback};
 use crate::event::DomainEvent;
 use crate::kit::KitRequest;
+use crate::license_rpc::{LicenseProxyReply, LicenseProxyRequest};
 use crate::order::QueryOrderResponse;
 
 fn schema_of<T: JsonSchema>() -> Schema {
@@ -28,6 +29,9 @@ pub fn schemas() -> Vec<(&'static str, Schema)> {
         ("bus/events.schema.json", schema_of::<Envelope<DomainEvent>>()),
         ("bus/change-check-request.schema.json", schema_of::<ChangeCheckRequest>()),
         ("bus/change-check-reply.schema.json", schema_of::<ChangeCheckReply>()),
+        ("bus/license-proxy-request.schema.json", schema_of::<LicenseProxyRequest>()),
+        ("bus/license-proxy-reply.schema.json", schema_of::<LicenseProxyReply>()),
+        ("bus/usage-batch.schema.json", schema_of::<crate::usage::UsageBatch>()),
         ("open-api/query-order-response.schema.json", schema_of::<QueryOrderResponse>()),
     ]
 }

@@ -84,6 +84,42 @@ impl FromStr for InstanceState {
     }
 }
 
+/// The state of an entry of the enterprise directory (tenant, application, user, department):
+/// Kit syncs add or modify (`active`), delete (`deleted`) or, for users, revoke (`revoked`).
+/// Rows are kept after a delete, so a late add older than the delete is recognised as stale.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "sea-orm", derive(sea_orm::EnumIter, sea_orm::DeriveActiveEnum))]
+#[cfg_attr(feature = "sea-orm", sea_orm(rs_type = "String", db_type = "String(StringLen::None)"))]
+pub enum DirectoryState {
+    /// Added or modified, in force.
+    #[cfg_attr(feature = "sea-orm", sea_orm(string_value = "active"))]
+    Active,
+    /// Deleted by KooGallery.
+    #[cfg_attr(feature = "sea-orm", sea_orm(string_value = "deleted"))]
+    Deleted,
+    /// A user's authorisation revoked.
+    #[cfg_attr(feature = "sea-orm", sea_orm(string_value = "revoked"))]
+    Revoked,
+}
+
+impl DirectoryState {
+    /// The stored (and serialised) name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Deleted => "deleted",
+            Self::Revoked => "revoked",
+        }
+    }
+}
+
+impl fmt::Display for DirectoryState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

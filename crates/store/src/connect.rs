@@ -80,3 +80,8 @@ pub async fn wait_for(url: &str, timeout: Duration) -> Result<DatabaseConnection
         }
     }
 }
+
+/// Whether `db` is a SQLite connection.
+pub fn is_sqlite_connection(db: &DatabaseConnection) -> bool {
+    matches!(sea_orm::ConnectionTrait::get_database_backend(db), sea_orm::DatabaseBackend::Sqlite)
+}

@@ -13,6 +13,19 @@
 //! | `applications` | provisioning | `(instance_id, tenant_id, app_id)`; client secret sealed by [`SecretBox`] |
 //! | `directory_users` | provisioning | `(instance_id, tenant_id, app_id, user_name)` |
 //! | `departments` | provisioning | `(instance_id, tenant_id, org_code)` |
+//! | `licenses` | license | `code` |
+//! | `license_transitions` | license | `(code, idem_key)`: `refresh:{orderId}:{scene}`, `release` |
+//! | `license_checks` | license | none: every KooGallery activate / heartbeat call is a row |
+//! | `notification_deliveries` | notification | `(event_id, channel_id)`; id `ntf_` + UUIDv5 of the pair |
+//! | `notification_attempts` | notification | none: every attempt is a row |
+//! | `supervision_cases` | supervision | `(order_id, order_line_id)` |
+//! | `supervision_steps` | supervision | `(case_id, seq)`: one step per case version |
+//! | `supervision_deadlines` | supervision | `(case_id, kind)` |
+//! | `supervision_reminders` | supervision | `(case_id, kind, cycle, threshold)`: each reminder once |
+//! | `usage_events` | metering | `(instance_id, event_id)`: the event inbox, written with the window increment |
+//! | `usage_windows` | metering | `(instance_id, window_begin)`; `metering_sn` |
+//! | `usage_pushes` | metering | none: every usage-push call is a row |
+//! | `metering_instances` | metering | `instance_id` |
 //! | `inbox` | shared | `(consumer, event_id)` |
 //! | `outbox` | shared | `id` (= the event's `Nats-Msg-Id`) |
 //!
@@ -47,7 +60,7 @@ pub mod outbox;
 mod secret;
 mod unit_of_work;
 
-pub use connect::{StoreOptions, connect, connect_with, is_sqlite, wait_for};
+pub use connect::{StoreOptions, connect, connect_with, is_sqlite, is_sqlite_connection, wait_for};
 pub use error::StoreError;
 pub use migration::{Migrator, applied, migrate};
 pub use sea_orm;

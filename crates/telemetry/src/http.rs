@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use axum::extract::MatchedPath;
 use axum::http::{HeaderMap, Request, Response};
-use opentelemetry::propagation::Extractor;
+use opentelemetry::propagation::{Extractor, Injector};
 use opentelemetry::trace::TraceContextExt as _;
 use opentelemetry::{Context, global};
 use tower_http::classify::{ServerErrorsAsFailures, SharedClassifier};
@@ -89,6 +89,28 @@ impl<B> OnResponse<B> for RecordResponse {
         let status = response.status().as_u16();
         span.record("http.response.status_code", status);
         tracing::debug!(status, latency_ms = latency.as_secs_f64() * 1000.0, "answered");
+    }
+}
+
+/// The W3C trace context of the current span as HTTP headers, for an outbound call (the
+/// provisioner webhook, KooGallery's open APIs, notification providers), so the callee and the
+/// trace backend see one trace per order.
+pub fn inject_current() -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    let cx = tracing::Span::current().context();
+    global::get_text_map_propagator(|propagator| propagator.inject_context(&cx, &mut HttpInjector(&mut headers)));
+    headers
+}
+
+struct HttpInjector<'a>(&'a mut HeaderMap);
+
+impl Injector for HttpInjector<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        if let (Ok(name), Ok(value)) =
+            (axum::http::HeaderName::from_bytes(key.as_bytes()), axum::http::HeaderValue::from_str(&value))
+        {
+            self.0.insert(name, value);
+        }
     }
 }
 

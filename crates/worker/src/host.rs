@@ -90,6 +90,8 @@ impl<H: Handler> Runnable for Consumer<H> {
 }
 
 type Responder = Arc<dyn Fn(CancellationToken) -> BoxFuture<'static, Result<(), BusError>> + Send + Sync>;
+/// A named background task: started by [`Host::run`], told to stop through its token.
+type Task = (&'static str, Arc<dyn Fn(CancellationToken) -> BoxFuture<'static, ()> + Send + Sync>);
 
 /// Connects a worker and collects what it runs; [`HostBuilder::build`] makes the [`Host`].
 pub struct HostBuilder {
@@ -103,6 +105,8 @@ pub struct HostBuilder {
     consumer_metrics: ConsumerMetrics,
     consumers: Vec<Arc<dyn Runnable>>,
     responders: Vec<Responder>,
+    tasks: Vec<Task>,
+    routes: axum::Router,
 }
 
 impl fmt::Debug for HostBuilder {
@@ -175,6 +179,8 @@ impl HostBuilder {
             consumer_metrics,
             consumers: Vec::new(),
             responders: Vec::new(),
+            tasks: Vec::new(),
+            routes: axum::Router::new(),
         })
     }
 
@@ -252,6 +258,23 @@ impl HostBuilder {
         }));
     }
 
+    /// Runs `f` as a background task named `name` while the host runs (a periodic tick, for
+    /// example); `f` gets the shutdown token and should return soon after it is cancelled. The
+    /// task is not run by [`Host::drain`].
+    pub fn task<F, Fut>(&mut self, name: &'static str, f: F)
+    where
+        F: Fn(CancellationToken) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        self.tasks.push((name, Arc::new(move |shutdown| Box::pin(f(shutdown)))));
+    }
+
+    /// Serves `routes` on the worker's HTTP server beside `/healthz`, `/readyz` and `/metrics`
+    /// (the worker guards them itself).
+    pub fn routes(&mut self, routes: axum::Router) {
+        self.routes = std::mem::take(&mut self.routes).merge(routes);
+    }
+
     /// Binds `worker.listen` and makes the runnable worker.
     ///
     /// # Errors
@@ -284,6 +307,8 @@ impl HostBuilder {
                 relay,
                 consumers: self.consumers,
                 responders: self.responders,
+                tasks: self.tasks,
+                routes: self.routes,
                 registry,
                 dlq_messages,
                 ready: AtomicBool::new(false),
@@ -317,6 +342,8 @@ pub(crate) struct Inner {
     relay: Relay,
     consumers: Vec<Arc<dyn Runnable>>,
     responders: Vec<Responder>,
+    tasks: Vec<Task>,
+    routes: axum::Router,
     pub(crate) registry: Registry,
     dlq_messages: Gauge,
     /// Set while the consumers run: `/readyz` says "consumers bound".
@@ -399,7 +426,7 @@ impl Host {
         let http = match listener {
             Some(l) => {
                 let l = tokio::net::TcpListener::from_std(l).map_err(HostError::Serve)?;
-                let app = crate::http::router(self.clone());
+                let app = crate::http::router(self.clone()).merge(inner.routes.clone());
                 let stop = http_stop.clone();
                 Some(tokio::spawn(
                     async move { axum::serve(l, app).with_graceful_shutdown(stop.cancelled_owned()).await },
@@ -427,6 +454,13 @@ impl Host {
                 if let Err(e) = fut.await {
                     let _ = failed.send(e);
                 }
+            });
+        }
+        for (name, task) in &inner.tasks {
+            let (fut, name) = (task(shutdown.clone()), *name);
+            work.spawn(async move {
+                fut.await;
+                tracing::debug!(task = name, "task stopped");
             });
         }
         drop(failed_tx);

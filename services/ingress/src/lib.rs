@@ -17,6 +17,9 @@
 //!    confirm);
 //! 5. every answer is HTTP 200 with a `Body-Sign` header over the exact bytes sent.
 //!
+//! It also serves the license activation proxy for the seller's software ([`license_proxy`]:
+//! `/v1/licenses`, bearer token, rate limit, request-reply to the license worker).
+//!
 //! Middleware, from the outside in (requests run top to bottom, responses bottom to top):
 //! trace span → `Body-Sign` → panic catcher (a panic still answers a signed `000005`) → body
 //! limit (applied while reading, before parsing) → answer deadline (`000005` past it).
@@ -26,6 +29,7 @@ pub mod change_check;
 mod dispatch;
 mod error;
 mod handlers;
+pub mod license_proxy;
 pub mod metrics;
 mod state;
 mod verify;
@@ -138,6 +142,14 @@ impl Application {
             views: InstanceViews::open(&bus.js, &cfg.nats.prefix).await?,
             settings: Arc::new(settings),
             metrics: Arc::new(metrics::Metrics::new()),
+            license: Arc::new(license_proxy::LicenseApi::new(
+                [&cfg.license.api_token, &cfg.license.api_token_previous]
+                    .into_iter()
+                    .flatten()
+                    .map(|t| koofill_config::ExposeSecret::expose_secret(t).as_bytes().to_vec()),
+                cfg.license.rate_limit_per_minute,
+                cfg.license.rpc_timeout(),
+            )),
             bus,
         };
         let router = router(&state, &ing.base_path);
@@ -190,9 +202,19 @@ fn router(state: &AppState, base: &str) -> Router {
         .layer(DefaultBodyLimit::max(state.settings.body_limit))
         .layer(CatchPanicLayer::custom(answer::panic_answer))
         .layer(middleware::from_fn_with_state(state.clone(), answer::sign_answers));
+    // The software's API, outside KooGallery's signing, deadline and Body-Sign layers.
+    let licenses = Router::new()
+        .route("/v1/licenses/{code}/activate", post(license_proxy::activate))
+        .route("/v1/licenses/{code}", get(license_proxy::status))
+        .layer(DefaultBodyLimit::max(4096));
     let ops = Router::new()
         .route("/healthz", get(handlers::ops::healthz))
         .route("/readyz", get(handlers::ops::readyz))
         .route("/metrics", get(handlers::ops::metrics));
-    Router::new().merge(koogallery).merge(ops).layer(koofill_telemetry::http::trace_layer()).with_state(state.clone())
+    Router::new()
+        .merge(koogallery)
+        .merge(licenses)
+        .merge(ops)
+        .layer(koofill_telemetry::http::trace_layer())
+        .with_state(state.clone())
 }

@@ -90,4 +90,6 @@ pub struct AppState {
     pub views: InstanceViews,
     /// Metrics.
     pub metrics: Arc<Metrics>,
+    /// The license activation proxy (`/v1/licenses`).
+    pub license: crate::license_proxy::SharedLicenseApi,
 }

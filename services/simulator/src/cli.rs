@@ -13,7 +13,7 @@ use secrecy::ExposeSecret;
 use crate::conformance::{ConformanceOptions, conformance};
 use crate::load::{LoadActivity, LoadOptions, load};
 use crate::registry::{Registry, RemoteSimulator};
-use crate::scenario::{ScenarioName, ScenarioOptions, run_all, run_scenario};
+use crate::scenario::{LicenseProxy, ScenarioName, ScenarioOptions, run_all, run_scenario};
 use crate::{SimConfig, SimKeys, Simulator};
 
 /// The simulator's subcommands.
@@ -93,6 +93,11 @@ pub enum SimCommand {
         /// Seed of the random choices.
         #[arg(long)]
         seed: Option<u64>,
+        /// koofill's license activation proxy (e.g. http://127.0.0.1:8080), where the License 2.0
+        /// scenario activates its code and checks each callback's effect; the bearer token is
+        /// `license.api_token`. Default: the production address's origin when that token is set.
+        #[arg(long)]
+        license_proxy: Option<String>,
     },
 }
 
@@ -234,13 +239,23 @@ pub async fn run(cmd: SimCommand, cfg: Config) -> anyhow::Result<i32> {
             println!("{report}");
             Ok(i32::from(report.errors() > 0))
         }
-        SimCommand::Scenario { name, target, keys, sim, require_ready, ready_deadline, seed } => {
+        SimCommand::Scenario { name, target, keys, sim, require_ready, ready_deadline, seed, license_proxy } => {
             let resolved = keys.resolve(&cfg)?;
+            let target = target.resolve(&cfg);
+            let license_proxy = match (&cfg.license.api_token, license_proxy) {
+                (Some(token), Some(url)) => Some(LicenseProxy::for_target(&url, token.expose_secret())),
+                (Some(token), None) => Some(LicenseProxy::for_target(&target, token.expose_secret())),
+                (None, Some(_)) => {
+                    anyhow::bail!("--license-proxy needs license.api_token (KOOFILL__LICENSE__API_TOKEN)")
+                }
+                (None, None) => None,
+            };
             let options = ScenarioOptions {
                 require_ready,
                 ready_deadline,
                 seed: seed.unwrap_or_else(rand::random),
                 client_secret_public_key_pem: keys.public_key(&cfg)?,
+                license_proxy,
                 ..ScenarioOptions::default()
             };
             let registry = match sim.or_else(|| local_api_base(&cfg)) {
@@ -253,7 +268,6 @@ pub async fn run(cmd: SimCommand, cfg: Config) -> anyhow::Result<i32> {
                     Registry::Remote(RemoteSimulator::new(&url, ak, sk)?)
                 }
             };
-            let target = target.resolve(&cfg);
             println!("seed {} (repeat with --seed {})", options.seed, options.seed);
             let reports = match name {
                 Selection::All => run_all(&target, &resolved, &registry, &options).await?,

@@ -72,7 +72,7 @@ pub use load::{LoadActivity, LoadOptions, LoadReport, load};
 pub use market::{InstanceStatus, Marketplace, RecordedRequest, SimInstance, Verdict};
 pub use registry::{Registry, RemoteSimulator};
 pub use report::{Outcome, ScenarioReport, Step};
-pub use scenario::{ScenarioName, ScenarioOptions, run_all, run_scenario};
+pub use scenario::{LicenseProxy, ScenarioName, ScenarioOptions, run_all, run_scenario};
 pub use server::{
     ADMIN_INSTANCES_PATH, ADMIN_LICENSES_PATH, ADMIN_ORDERS_PATH, LICENSE_ACTIVATE_PATH, LICENSE_HEARTBEAT_PATH,
     QUERY_ORDER_PATH, Simulator, USAGE_PATH,

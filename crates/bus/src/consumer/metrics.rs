@@ -97,14 +97,14 @@ impl ConsumerMetrics {
     pub(crate) fn init_consumer(&self, consumer: &str) {
         let labels = Self::labels(consumer);
         for outcome in [OutcomeLabel::ack, OutcomeLabel::retry, OutcomeLabel::dead_lettered] {
-            self.messages.get_or_create(&OutcomeLabels { consumer: consumer.to_owned(), outcome });
+            let _ = self.messages.get_or_create(&OutcomeLabels { consumer: consumer.to_owned(), outcome });
         }
-        self.handler_seconds.get_or_create(&labels);
-        self.redeliveries.get_or_create(&labels);
-        self.misconfigured.get_or_create(&labels);
-        self.timeouts.get_or_create(&labels);
-        self.pending.get_or_create(&labels);
-        self.ack_pending.get_or_create(&labels);
+        let _ = self.handler_seconds.get_or_create(&labels);
+        let _ = self.redeliveries.get_or_create(&labels);
+        let _ = self.misconfigured.get_or_create(&labels);
+        let _ = self.timeouts.get_or_create(&labels);
+        let _ = self.pending.get_or_create(&labels);
+        let _ = self.ack_pending.get_or_create(&labels);
     }
 
     pub(crate) fn settled(&self, consumer: &str, outcome: Outcome) {

@@ -7,7 +7,10 @@
 mod database;
 pub mod dlq;
 pub mod instances;
+pub mod license;
 pub mod migrate;
+pub mod notify;
+pub mod supervision;
 mod table;
 
 use anyhow::Context;

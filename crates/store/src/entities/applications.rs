@@ -2,6 +2,7 @@
 //! `(instance_id, tenant_id, app_id)`. The client secret is stored encrypted at rest
 //! ([`crate::SecretBox`]).
 
+pub use koofill_model::DirectoryState;
 use sea_orm::entity::prelude::*;
 
 /// One application.
@@ -21,8 +22,8 @@ pub struct Model {
     pub client_id: String,
     /// The OAuth client secret, sealed by [`crate::SecretBox`] (`None` after a delete).
     pub client_secret_enc: Option<String>,
-    /// `active` or `deleted`.
-    pub state: String,
+    /// `active`, `deleted` or `revoked`; an unknown stored name fails the read.
+    pub state: DirectoryState,
     /// Whether it came from a debug call.
     pub test: bool,
     /// KooGallery's `timeStamp` of the call that last changed the row.

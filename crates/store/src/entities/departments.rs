@@ -1,6 +1,7 @@
 //! `departments`: the tenant's departments from Kit singleOrgSync and allOrgSync (spec §5.5,
 //! §5.6), unique per `(instance_id, tenant_id, org_code)`.
 
+pub use koofill_model::DirectoryState;
 use sea_orm::entity::prelude::*;
 
 /// One department.
@@ -20,8 +21,8 @@ pub struct Model {
     pub org_name: String,
     /// The parent's code; `None` at the top level.
     pub parent_code: Option<String>,
-    /// `active` or `deleted`.
-    pub state: String,
+    /// `active`, `deleted` or `revoked`; an unknown stored name fails the read.
+    pub state: DirectoryState,
     /// Whether it came from a debug call.
     pub test: bool,
     /// KooGallery's `timeStamp` of the call that last changed the row.

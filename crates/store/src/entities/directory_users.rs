@@ -1,6 +1,7 @@
 //! `directory_users`: users authorised through Kit authSync (spec §5.4), unique per
 //! `(instance_id, tenant_id, app_id, user_name)`.
 
+pub use koofill_model::DirectoryState;
 use sea_orm::entity::prelude::*;
 
 /// One user.
@@ -40,8 +41,8 @@ pub struct Model {
     pub work_place: Option<String>,
     /// Entry date, as sent.
     pub entry_date: Option<String>,
-    /// `active`, `deleted` or `revoked` (authorisation withdrawn, flag 3).
-    pub state: String,
+    /// `active`, `deleted` or `revoked`; an unknown stored name fails the read.
+    pub state: DirectoryState,
     /// Whether it came from a debug call.
     pub test: bool,
     /// KooGallery's `timeStamp` of the call that last changed the row.

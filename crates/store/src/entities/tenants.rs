@@ -1,6 +1,7 @@
 //! `tenants`: enterprises bound through Kit tenantSync (spec §5.2), unique per
 //! `(instance_id, tenant_id)`.
 
+pub use koofill_model::DirectoryState;
 use sea_orm::entity::prelude::*;
 
 /// One tenant.
@@ -22,8 +23,8 @@ pub struct Model {
     pub name: String,
     /// The enterprise's sign-in domain (with `https://`).
     pub domain_name: String,
-    /// `active` or `deleted` (a tombstone: a late, older add does not bring it back).
-    pub state: String,
+    /// `active`, `deleted` or `revoked`; an unknown stored name fails the read.
+    pub state: DirectoryState,
     /// Whether it came from a debug call.
     pub test: bool,
     /// KooGallery's `timeStamp` of the call that last changed the row; older calls are ignored.

@@ -4,8 +4,12 @@
 mod m0001_provisioning;
 mod m0002_request_order;
 mod m0003_upgrade_order;
+mod m0004_license;
+mod m0005_notification;
+mod m0006_supervision;
+mod m0007_metering;
 
-use sea_orm::DatabaseConnection;
+use sea_orm::{DatabaseConnection, TransactionTrait};
 use sea_orm_migration::{MigrationTrait, MigratorTrait};
 
 use crate::StoreError;
@@ -20,6 +24,10 @@ impl MigratorTrait for Migrator {
             Box::new(m0001_provisioning::Migration),
             Box::new(m0002_request_order::Migration),
             Box::new(m0003_upgrade_order::Migration),
+            Box::new(m0004_license::Migration),
+            Box::new(m0005_notification::Migration),
+            Box::new(m0006_supervision::Migration),
+            Box::new(m0007_metering::Migration),
         ]
     }
 }
@@ -29,7 +37,17 @@ impl MigratorTrait for Migrator {
 /// # Errors
 /// [`StoreError`] when the database cannot be reached or a migration fails.
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), StoreError> {
-    Migrator::up(db, None).await?;
+    if crate::is_sqlite_connection(db) {
+        // sea-orm-migration wraps migrations in a transaction on PostgreSQL only. SQLite's DDL
+        // is transactional too: without one, a process killed mid-migration leaves a table
+        // created but its migration unrecorded, and every later start fails on "already
+        // exists".
+        let txn = db.begin().await?;
+        Migrator::up(&txn, None).await?;
+        txn.commit().await?;
+    } else {
+        Migrator::up(db, None).await?;
+    }
     Ok(())
 }
 

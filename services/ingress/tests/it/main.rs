@@ -6,6 +6,7 @@
 mod activities;
 mod auth;
 mod idempotency;
+mod license_proxy;
 mod outage;
 mod rejections;
 mod request_identity;

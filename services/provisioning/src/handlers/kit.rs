@@ -24,7 +24,7 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use koofill_model::{
-    DomainEvent, InstanceId, KitRequest,
+    DirectoryState, DomainEvent, InstanceId, KitRequest,
     kit::{AllOrgSync, ApplicationSync, AuthSync, SingleOrgSync, SyncFlag, TenantSync, User},
 };
 use koofill_store::{
@@ -42,9 +42,9 @@ use crate::{
     provisioner::{Change, Provisioner},
 };
 
-const ACTIVE: &str = "active";
-const DELETED: &str = "deleted";
-const REVOKED: &str = "revoked";
+const ACTIVE: DirectoryState = DirectoryState::Active;
+const DELETED: DirectoryState = DirectoryState::Deleted;
+const REVOKED: DirectoryState = DirectoryState::Revoked;
 
 fn instance_key(id: Option<&InstanceId>) -> String {
     id.map(ToString::to_string).unwrap_or_default()
@@ -220,7 +220,7 @@ async fn tenant<C: ConnectionTrait>(db: &C, r: &TenantSync) -> Result<DomainEven
         Some(row) => {
             let id = row.id;
             let mut m: tenants::ActiveModel = row.into();
-            m.state = Set(state.into());
+            m.state = Set(state);
             m.source_time = Set(at);
             m.updated_at = Set(Utc::now());
             if r.flag != SyncFlag::Delete {
@@ -248,7 +248,7 @@ async fn tenant<C: ConnectionTrait>(db: &C, r: &TenantSync) -> Result<DomainEven
                 tenant_code: Set(r.tenant_code.clone()),
                 name: Set(r.name.clone()),
                 domain_name: Set(r.domain_name.clone()),
-                state: Set(state.into()),
+                state: Set(state),
                 test: Set(r.test_flag),
                 source_time: Set(at),
                 updated_at: Set(Utc::now()),
@@ -280,7 +280,7 @@ async fn application<C: ConnectionTrait>(
         Some(row) => {
             let id = row.id;
             let mut m: applications::ActiveModel = row.into();
-            m.state = Set(if deleting { DELETED } else { ACTIVE }.into());
+            m.state = Set(if deleting { DELETED } else { ACTIVE });
             m.source_time = Set(at);
             m.updated_at = Set(Utc::now());
             // A deleted application keeps no secret.
@@ -306,7 +306,7 @@ async fn application<C: ConnectionTrait>(
                 client_id: Set(r.client_id.clone()),
                 // A tombstone keeps no secret (there is none to seal for a delete).
                 client_secret_enc: Set(sealed_secret),
-                state: Set(if deleting { DELETED } else { ACTIVE }.into()),
+                state: Set(if deleting { DELETED } else { ACTIVE }),
                 test: Set(r.test_flag),
                 source_time: Set(at),
                 updated_at: Set(Utc::now()),
@@ -362,7 +362,7 @@ async fn users<C: ConnectionTrait>(db: &C, r: &AuthSync) -> Result<DomainEvent, 
                 if !removing {
                     user_fields(&mut m, u);
                 }
-                m.state = Set(state.into());
+                m.state = Set(state);
                 m.source_time = Set(at);
                 m.updated_at = Set(Utc::now());
                 directory_users::Entity::update_many()
@@ -380,7 +380,7 @@ async fn users<C: ConnectionTrait>(db: &C, r: &AuthSync) -> Result<DomainEvent, 
                     tenant_id: Set(r.tenant_id.to_string()),
                     app_id: Set(r.app_id.to_string()),
                     user_name: Set(u.user_name.clone()),
-                    state: Set(state.into()),
+                    state: Set(state),
                     test: Set(r.test_flag),
                     source_time: Set(at),
                     updated_at: Set(Utc::now()),
@@ -432,7 +432,7 @@ async fn put_department<C: ConnectionTrait>(
                 m.org_name = Set(org_name.to_owned());
                 m.parent_code = Set(parent.map(str::to_owned));
             }
-            m.state = Set(if delete { DELETED } else { ACTIVE }.into());
+            m.state = Set(if delete { DELETED } else { ACTIVE });
             m.source_time = Set(at);
             m.updated_at = Set(Utc::now());
             departments::Entity::update_many()
@@ -451,7 +451,7 @@ async fn put_department<C: ConnectionTrait>(
                 org_code: Set(org_code.to_owned()),
                 org_name: Set(org_name.to_owned()),
                 parent_code: Set(parent.map(str::to_owned)),
-                state: Set(if delete { DELETED } else { ACTIVE }.into()),
+                state: Set(if delete { DELETED } else { ACTIVE }),
                 test: Set(test),
                 source_time: Set(at),
                 updated_at: Set(Utc::now()),
@@ -505,7 +505,7 @@ async fn all_departments<C: ConnectionTrait>(db: &C, r: &AllOrgSync) -> Result<D
     }
     // The list is the whole set: every other department of the tenant goes.
     departments::Entity::update_many()
-        .col_expr(departments::Column::State, Expr::value(DELETED))
+        .col_expr(departments::Column::State, Expr::value(DELETED.as_str()))
         .col_expr(departments::Column::SourceTime, Expr::value(at))
         .col_expr(departments::Column::UpdatedAt, Expr::value(Utc::now()))
         .filter(departments::Column::InstanceId.eq(instance))

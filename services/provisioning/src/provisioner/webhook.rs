@@ -105,7 +105,9 @@ impl WebhookProvisioner {
     }
 
     /// Sends one step with retries; returns the status and body of the first 2xx answer (or of
-    /// an answer `accept` takes as success).
+    /// an answer `accept` takes as success). One client span per step, its trace context sent
+    /// along (`traceparent`), so the seller's product joins the order's trace.
+    #[tracing::instrument(name = "provisioner.call", skip_all, fields(otel.kind = "client", step, call_id = %call_id))]
     async fn send(
         &self,
         step: &'static str,
@@ -134,6 +136,7 @@ impl WebhookProvisioner {
                 .header(ID_HEADER, call_id)
                 .header(TIMESTAMP_HEADER, ts.to_string())
                 .header(SIGNATURE_HEADER, self.secret.sign(call_id, ts, &payload))
+                .headers(koofill_telemetry::http::inject_current())
                 .body(payload.clone());
             if let Some(timeout) = attempts.timeout {
                 request = request.timeout(timeout);

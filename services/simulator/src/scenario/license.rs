@@ -1,12 +1,15 @@
 //! License 2.0 (spec §7): KooGallery issues a license code, the buyer claims it, then the seller's
 //! production address is told of renewal (refreshLicenseCode), expiry (updateLicenseCodeStatus
 //! FREEZE / UNFREEZE) and release (releaseLicenseCode). The marketplace's record of the code
-//! follows, so the activation and heartbeat APIs answer accordingly.
+//! follows, so the activation and heartbeat APIs answer accordingly. With koofill's activation
+//! proxy given ([`super::ScenarioOptions::license_proxy`]), the code is activated through it after
+//! the renewal, and every callback's effect (status, expiry) is checked there.
 
 use chrono::Utc;
 use koofill_model::order::{ChargingMode, OrderType};
 use koofill_model::time::format_compact14;
 
+use super::license_check::{activate, expect};
 use super::runner::{OK, Run, Via};
 use crate::bodies;
 use crate::license::{LicenseState, SimLicense};
@@ -63,6 +66,15 @@ pub(super) async fn license(mut run: Run<'_>) -> ScenarioReport {
     {
         update(&mut run, &mut license, |l| l.expire_time = expire).await;
         run.report.state = format!("renewed until {expire_text}");
+        expect(&mut run, &code, "not_activated", Some(expire)).await;
+        if activate(&mut run, &code).await {
+            // The marketplace activated it; keep the scenario's copy in step with it.
+            update(&mut run, &mut license, |l| {
+                l.state = LicenseState::Active;
+                l.activated_at = Some(Utc::now());
+            })
+            .await;
+        }
     }
     if run
         .call("updateLicenseCodeStatus FREEZE", Via::Basic, OK, || {
@@ -74,6 +86,7 @@ pub(super) async fn license(mut run: Run<'_>) -> ScenarioReport {
         let before = license.state;
         update(&mut run, &mut license, |l| l.state = LicenseState::Frozen).await;
         run.report.state = "frozen".to_owned();
+        expect(&mut run, &code, "frozen", None).await;
         if run
             .call_maybe_twice("updateLicenseCodeStatus UNFREEZE", Via::Basic, || {
                 bodies::update_license_code_status(&code, "UNFREEZE", test)
@@ -82,6 +95,8 @@ pub(super) async fn license(mut run: Run<'_>) -> ScenarioReport {
         {
             update(&mut run, &mut license, |l| l.state = before).await;
             run.report.state = "active".to_owned();
+            let status = if before == LicenseState::Active { "active" } else { "not_activated" };
+            expect(&mut run, &code, status, None).await;
         }
     }
     if run
@@ -91,6 +106,7 @@ pub(super) async fn license(mut run: Run<'_>) -> ScenarioReport {
     {
         update(&mut run, &mut license, |l| l.state = LicenseState::Released).await;
         run.report.state = "released".to_owned();
+        expect(&mut run, &code, "released", None).await;
     }
     run.call("releaseLicenseCode (again)", Via::Basic, OK, || bodies::release_license_code(&code, None, test)).await;
     run.finish()

@@ -13,12 +13,14 @@
 
 mod kit;
 mod license;
+mod license_check;
 pub(crate) mod runner;
 mod saas;
 
 use std::time::Duration;
 
 pub use kit::CLIENT_SECRET;
+pub use license_check::LicenseProxy;
 
 use crate::callback::CallbackSender;
 use crate::registry::Registry;
@@ -106,6 +108,10 @@ pub struct ScenarioOptions {
     /// The seller's RSA public key (SPKI PEM) for applicationSync's `clientSecret`; that step is
     /// skipped without it.
     pub client_secret_public_key_pem: Option<String>,
+    /// koofill's license activation proxy: when set (and orders are registered with a
+    /// marketplace), the License 2.0 scenario activates its code there and checks each
+    /// callback's effect through `GET /v1/licenses/{code}`. Default: unset, not checked.
+    pub license_proxy: Option<LicenseProxy>,
 }
 
 impl Default for ScenarioOptions {
@@ -120,6 +126,7 @@ impl Default for ScenarioOptions {
             seed: rand::random(),
             test_flag: true,
             client_secret_public_key_pem: None,
+            license_proxy: None,
         }
     }
 }

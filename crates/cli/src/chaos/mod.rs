@@ -1,0 +1,439 @@
+//! `koofill chaos`: the fault suite. Real processes (`koofill serve ingress`, `koofill serve
+//! provisioning`), a real `nats-server` with a file store, a real database, the simulator's
+//! open APIs as KooGallery and a fake seller product; faults injected mid-load; then it counts
+//! what a seller cares about: every acknowledged order applied, none applied twice.
+
+mod load;
+mod product;
+mod proxy;
+mod system;
+
+use std::{
+    collections::HashSet,
+    path::Path,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use futures::StreamExt;
+use koofill_model::order::{ChargingMode, OrderType};
+use koofill_simulator::{SimConfig, SimKeys, Simulator, callback::CallbackSender, orders::OrderSpec};
+use koofill_store::entities::instances::{self, InstanceState};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+use self::{
+    load::Sent,
+    product::Product,
+    proxy::Proxy,
+    system::{Database, Nats, Service},
+};
+
+/// One fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Scenario {
+    /// The provisioning worker `SIGKILL`ed twice and the ingress once, mid-load.
+    Crash,
+    /// nats-server `SIGKILL`ed and restarted on the same store mid-load.
+    BrokerRestart,
+    /// Every connection to NATS cut (a partition), then restored.
+    Partition,
+    /// The database unreachable, then back (PostgreSQL only: SQLite has no network to cut).
+    DatabaseOutage,
+    /// Malformed, oversized, wrongly signed, replayed and stale requests mixed into the load.
+    BadInput,
+    /// One order query order does not know: dead-lettered, the rest keep flowing.
+    Poison,
+}
+
+impl Scenario {
+    const ALL: [Self; 6] =
+        [Self::Crash, Self::BrokerRestart, Self::Partition, Self::DatabaseOutage, Self::BadInput, Self::Poison];
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Crash => "crash",
+            Self::BrokerRestart => "broker restart",
+            Self::Partition => "partition",
+            Self::DatabaseOutage => "database outage",
+            Self::BadInput => "bad input",
+            Self::Poison => "poison message",
+        }
+    }
+}
+
+/// `koofill chaos` options.
+#[derive(Debug, Args)]
+pub struct ChaosArgs {
+    /// Scenarios to run (default: all).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub scenario: Vec<Scenario>,
+    /// newInstance callbacks per scenario.
+    #[arg(long, default_value_t = 10_000)]
+    pub orders: usize,
+    /// Callbacks in flight at once.
+    #[arg(long, default_value_t = 32)]
+    pub concurrency: usize,
+    /// How long a partition or a database outage lasts, in seconds.
+    #[arg(long, default_value_t = 20)]
+    pub outage_secs: u64,
+    /// Seed of the order IDs (runs with the same seed send the same callbacks).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// PostgreSQL server to create the scenario databases on (`postgres://user@host:port/db`);
+    /// without it, SQLite, and the database-outage scenario is skipped.
+    #[arg(long, env = "KOOFILL_CHAOS_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Keep the services' logs and stores in this directory (default: a temporary one, removed).
+    #[arg(long)]
+    pub work_dir: Option<std::path::PathBuf>,
+    /// How long to wait for everything acknowledged to be applied after the load, in seconds.
+    #[arg(long, default_value_t = 180)]
+    pub settle_secs: u64,
+}
+
+/// What one scenario measured.
+#[derive(Debug, Default)]
+struct Row {
+    scenario: &'static str,
+    acknowledged: usize,
+    applied: usize,
+    lost: usize,
+    duplicates: usize,
+    dead_letters: u64,
+    over_5s: u64,
+    non_200: u64,
+    settle: Option<Duration>,
+    skipped: Option<&'static str>,
+    /// Bad requests answered `000000` (each one would have been published).
+    bad_accepted: usize,
+    note: String,
+}
+
+impl Row {
+    fn ok(&self) -> bool {
+        self.skipped.is_some()
+            || (self.lost == 0
+                && self.duplicates == 0
+                && self.non_200 == 0
+                && self.bad_accepted == 0
+                && self.settle.is_some())
+    }
+}
+
+/// Runs the scenarios and prints the table; exits non-zero unless nothing was lost or doubled
+/// and everything settled.
+///
+/// # Errors
+/// When the system under test cannot be started.
+pub async fn run(args: ChaosArgs) -> anyhow::Result<()> {
+    let scenarios = if args.scenario.is_empty() { Scenario::ALL.to_vec() } else { args.scenario.clone() };
+    let temporary = tempfile::Builder::new().prefix("koofill-chaos-").tempdir().context("a work directory")?;
+    let work = args.work_dir.clone().unwrap_or_else(|| temporary.path().to_owned());
+    let mut rows = Vec::new();
+    for scenario in scenarios {
+        eprintln!("==> {} ({} orders)", scenario.name(), args.orders);
+        let row = run_one(scenario, &args, &work.join(scenario.name().replace(' ', "-"))).await?;
+        eprintln!("    {}", if row.ok() { "ok" } else { "FAILED" });
+        rows.push(row);
+    }
+    print_table(&rows);
+    let failed = rows.iter().filter(|r| !r.ok()).count();
+    anyhow::ensure!(failed == 0, "{failed} scenario(s) lost or doubled work, or did not settle");
+    Ok(())
+}
+
+fn print_table(rows: &[Row]) {
+    println!(
+        "{:<16} {:>8} {:>8} {:>5} {:>10} {:>7} {:>6} {:>6} {:>9}  note",
+        "scenario", "acked", "applied", "lost", "duplicate", "dlq", ">5 s", "non-200", "settle"
+    );
+    for r in rows {
+        if let Some(why) = r.skipped {
+            println!("{:<16} skipped: {why}", r.scenario);
+            continue;
+        }
+        let settle = r.settle.map_or_else(|| "never".to_owned(), |d| format!("{:.1} s", d.as_secs_f64()));
+        println!(
+            "{:<16} {:>8} {:>8} {:>5} {:>10} {:>7} {:>6} {:>7} {:>9}  {}",
+            r.scenario,
+            r.acknowledged,
+            r.applied,
+            r.lost,
+            r.duplicates,
+            r.dead_letters,
+            r.over_5s,
+            r.non_200,
+            settle,
+            r.note
+        );
+    }
+}
+
+async fn run_one(scenario: Scenario, args: &ChaosArgs, dir: &Path) -> anyhow::Result<Row> {
+    std::fs::create_dir_all(dir)?;
+    let mut row = Row { scenario: scenario.name(), ..Row::default() };
+    if scenario == Scenario::DatabaseOutage && args.database_url.is_none() {
+        row.skipped = Some("needs PostgreSQL (--database-url)");
+        return Ok(row);
+    }
+    // The system: NATS behind a proxy, the database (behind one for PostgreSQL), the simulator,
+    // the product, and the two services as processes.
+    let mut nats = Nats::start(&dir.join("nats")).await?;
+    let nats_proxy = Proxy::start(nats.addr()).await?;
+    let database = match &args.database_url {
+        Some(url) => {
+            let name = format!("koofill_chaos_{}_{:08x}", scenario.name().replace(' ', "_"), rand::random::<u32>());
+            system::postgres(url, &name).await?
+        }
+        None => Database::Sqlite(dir.join("koofill.db")),
+    };
+    let keys = SimKeys::new(system::BASIC_KEY).with_access_key(system::AK, system::SK);
+    let sim = Simulator::start(SimConfig::for_keys(&keys)).await.context("starting the simulator")?;
+    let product = Product::start().await?;
+    let free = || std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr());
+    let (ingress_addr, worker_addr) = (free()?, free()?);
+    let env = system::service_env(
+        &format!("nats://{}", nats_proxy.addr()),
+        &database.url(),
+        &sim.base_url(),
+        &product,
+        ingress_addr,
+        worker_addr,
+    );
+    let mut ingress = Service::start("ingress", env.clone(), dir.join("ingress.log"))?;
+    let mut worker = Service::start("provisioning", env, dir.join("provisioning.log"))?;
+    // Faults hit a system at work, not one still starting.
+    wait_ready(ingress_addr).await?;
+    wait_ready(worker_addr).await?;
+
+    // The orders, known to the simulator's query order (except the poison one).
+    let orders: Vec<String> =
+        (0..args.orders).map(|i| format!("CHAOS{:04}{:02}{i:07}", args.seed % 10_000, scenario as u8)).collect();
+    let poison = (scenario == Scenario::Poison).then(|| orders[orders.len() / 2].clone());
+    let now = chrono::Utc::now();
+    for order in &orders {
+        if Some(order) == poison.as_ref() {
+            continue;
+        }
+        sim.register_order(
+            OrderSpec {
+                order_id: order.clone(),
+                order_type: OrderType::New,
+                charging_mode: ChargingMode::Period,
+                period: Some(("month", 1)),
+                create_time: now,
+                expire_time: now.checked_add_months(chrono::Months::new(1)),
+                products: vec![koofill_simulator::orders::MONTHLY_BASIC],
+                amount: ("10", "10"),
+            }
+            .build(),
+        );
+    }
+
+    let sender =
+        CallbackSender::with_timeout(&format!("http://{ingress_addr}/kg/produce"), keys, Duration::from_secs(6))
+            .context("the callback sender")?;
+    let progress = Arc::new(AtomicU64::new(0));
+    let patience = Duration::from_secs(args.settle_secs.max(60));
+    let load = {
+        let (sender, orders, progress) = (sender.clone(), orders.clone(), Arc::clone(&progress));
+        let concurrency = args.concurrency;
+        tokio::spawn(async move { load::send_orders(&sender, &orders, concurrency, patience, progress).await })
+    };
+    let bad_input = (scenario == Scenario::BadInput)
+        .then(|| tokio::spawn(bad_requests(sender.clone(), orders.iter().take(200).cloned().collect())));
+
+    // The fault, once a third of the orders are through.
+    let at = |fraction: f64| (args.orders as f64 * fraction) as u64;
+    let outage = Duration::from_secs(args.outage_secs);
+    wait_progress(&progress, at(0.3)).await;
+    let fault_started = Instant::now();
+    match scenario {
+        Scenario::Crash => {
+            worker.kill_and_restart().await?;
+            wait_progress(&progress, at(0.5)).await;
+            ingress.kill_and_restart().await?;
+            wait_progress(&progress, at(0.6)).await;
+            worker.kill_and_restart().await?;
+        }
+        Scenario::BrokerRestart => nats.kill_and_restart(Duration::from_secs(2)).await?,
+        Scenario::Partition => {
+            nats_proxy.cut();
+            tokio::time::sleep(outage).await;
+            nats_proxy.restore();
+        }
+        Scenario::DatabaseOutage => {
+            if let Some(proxy) = database.proxy() {
+                proxy.cut();
+                tokio::time::sleep(outage).await;
+                proxy.restore();
+            }
+        }
+        Scenario::BadInput | Scenario::Poison => {}
+    }
+    let fault_ended = Instant::now();
+    let sent: Sent = load.await.context("the load")?;
+    if let Some(bad) = bad_input {
+        let (refused, accepted, server_errors) = bad.await.context("the bad requests")?;
+        row.bad_accepted = accepted;
+        row.non_200 += server_errors;
+        row.note = format!(" {refused} bad requests refused, {accepted} accepted, {server_errors} 5xx;");
+    }
+    row.acknowledged = sent.acknowledged.len();
+    row.over_5s = sent.over_5s;
+    row.non_200 = sent.non_200;
+    if !sent.unacknowledged.is_empty() {
+        row.note.push_str(&format!(" {} never acknowledged;", sent.unacknowledged.len()));
+    }
+
+    // Settle: every acknowledged order (but the poison one) active, exactly once.
+    let expected: HashSet<String> = sent
+        .acknowledged
+        .iter()
+        .filter(|(order, _)| Some(order) != poison.as_ref())
+        .map(|(_, instance)| instance.clone())
+        .collect();
+    let db = koofill_store::connect(&database.url()).await.context("reading the results")?;
+    let deadline = Instant::now() + Duration::from_secs(args.settle_secs);
+    loop {
+        let active = active_instances(&db).await?;
+        row.applied = expected.iter().filter(|i| active.contains(*i)).count();
+        if row.applied == expected.len() {
+            row.settle = Some(fault_ended.elapsed().saturating_sub(Duration::ZERO));
+            break;
+        }
+        if Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    row.lost = expected.len() - row.applied;
+    row.duplicates = product.duplicate_creates();
+    let js = async_nats::jetstream::new(async_nats::connect(nats.addr().to_string()).await?);
+    row.dead_letters = stream_messages(&js, "KOOFILL_DLQ").await;
+    if let Some(order) = &poison {
+        let dead = row.dead_letters == 1;
+        row.note.push_str(&format!(" poison {order} dead-lettered: {dead};"));
+        if !dead {
+            row.lost += 1;
+        }
+    }
+    row.note.push_str(&format!(
+        " fault {:.1} s; {} requests; product created {};",
+        (fault_ended - fault_started).as_secs_f64(),
+        sent.requests,
+        product.created()
+    ));
+
+    ingress.stop().await;
+    worker.stop().await;
+    sim.shutdown().await;
+    drop(db);
+    database.drop_database().await;
+    Ok(row)
+}
+
+async fn wait_ready(addr: std::net::SocketAddr) -> anyhow::Result<()> {
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if let Ok(r) = http.get(format!("http://{addr}/readyz")).send().await
+            && r.status().is_success()
+        {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    anyhow::bail!("{addr} was not ready within 30 s")
+}
+
+async fn wait_progress(progress: &AtomicU64, target: u64) {
+    while progress.load(Ordering::Relaxed) < target {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn active_instances(db: &sea_orm::DatabaseConnection) -> anyhow::Result<HashSet<String>> {
+    let rows = instances::Entity::find()
+        .filter(instances::Column::State.eq(InstanceState::Active))
+        .all(db)
+        .await
+        .context("reading instances")?;
+    Ok(rows.into_iter().map(|r| r.instance_id).collect())
+}
+
+async fn stream_messages(js: &async_nats::jetstream::Context, name: &str) -> u64 {
+    match js.get_stream(name).await {
+        Ok(mut stream) => stream.info().await.map_or(0, |i| i.state.messages),
+        Err(_) => 0,
+    }
+}
+
+/// Sends, for each of `orders`, a request that must be refused without a 5xx — malformed JSON,
+/// an oversized body, a wrong signature, a stale timestamp, or the replay of a request already
+/// sent — and returns (refused, accepted, 5xx).
+async fn bad_requests(sender: CallbackSender, orders: Vec<String>) -> (usize, usize, u64) {
+    use koofill_simulator::callback::{basic_query, now_ms, wire_bytes};
+    let key = sender.keys().basic_key.clone();
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(6)).build().unwrap_or_default();
+    let url = sender.base_url().to_owned();
+    let results: Vec<Option<(u16, String)>> = futures::stream::iter(orders.into_iter().enumerate())
+        .map(|(i, order)| {
+            let (http, url, key) = (http.clone(), url.clone(), key.clone());
+            async move {
+                let now = now_ms();
+                let good = wire_bytes(&serde_json::json!({
+                    "activity": "newInstance", "businessId": format!("biz-{order}"), "orderId": order,
+                    "orderLineId": koofill_simulator::orders::line_id(&order), "testFlag": "0"}));
+                let (body, query) = match i % 5 {
+                    0 => (b"{not json".to_vec(), basic_query(key.as_bytes(), b"{not json", now)),
+                    1 => (vec![b' '; 2 * 1024 * 1024], basic_query(key.as_bytes(), b" ", now)),
+                    2 => (good.clone(), basic_query(b"wrong-key", &good, now)),
+                    3 => (good.clone(), basic_query(key.as_bytes(), &good, now - 3_600_000)),
+                    _ => (good.clone(), basic_query(key.as_bytes(), &good, now)),
+                };
+                let send = || {
+                    http.post(format!("{url}?{query}"))
+                        .header("content-type", "application/json")
+                        .body(body.clone())
+                        .send()
+                };
+                // A replay: the same signed request a second time (the first is a legitimate
+                // newInstance of an order the load also sends, so it may well be accepted). The
+                // first must have reached the ingress: a pooled connection the server closed
+                // (after an oversized body) fails before sending, and is simply tried again.
+                if i % 5 == 4 {
+                    let mut reached = false;
+                    for _ in 0..3 {
+                        if send().await.is_ok() {
+                            reached = true;
+                            break;
+                        }
+                    }
+                    if !reached {
+                        return None;
+                    }
+                }
+                let answer = send().await.ok()?;
+                let status = answer.status().as_u16();
+                let text = answer.text().await.unwrap_or_default();
+                let code = serde_json::from_str::<serde_json::Value>(&text)
+                    .ok()
+                    .and_then(|v| v["resultCode"].as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                Some((status, code))
+            }
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    let answered: Vec<&(u16, String)> = results.iter().flatten().collect();
+    let accepted = answered.iter().filter(|(_, code)| code == "000000").count();
+    let server_errors = answered.iter().filter(|(status, _)| *status >= 500).count() as u64;
+    (answered.len() - accepted, accepted, server_errors)
+}

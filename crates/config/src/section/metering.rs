@@ -1,0 +1,142 @@
+//! `[metering]`: the metering worker's billing windows, push schedule and usage-push body, and
+//! the limits of `POST /v1/usage`.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::checks;
+use crate::error::ConfigError;
+
+/// Most records KooGallery takes in one usage push (spec §8.3).
+pub const PUSH_RECORDS_MAX: usize = 1000;
+/// The latest a window may be closed after it ends: KooGallery collects hourly usage at minute
+/// 15 (and daily usage at 01:00, with pushes expected by 00:15), so a grace period of 10 minutes
+/// leaves 5 for the push and its retries.
+pub const GRACE_SECS_MAX: u64 = 600;
+
+/// The billing cycle windows are aligned to (spec §11).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BillingCycle {
+    /// One window per UTC hour.
+    Hourly,
+    /// One window per UTC day.
+    Daily,
+}
+
+impl BillingCycle {
+    /// The configuration and database text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Hourly => "hourly",
+            Self::Daily => "daily",
+        }
+    }
+}
+
+/// How deep the usage-push body's keys are sorted before signing (spec §8.3 leaves it open).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PushSortDepth {
+    /// Every object at every level (the spec's recommendation).
+    AllLevels,
+    /// Only the top-level object (the fallback if KooGallery answers `MKT.0102`).
+    TopLevel,
+}
+
+/// The metering worker.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct MeteringConfig {
+    /// The billing cycle of every instance's windows. Default: `hourly`.
+    pub cycle: BillingCycle,
+    /// Seconds after a window ends before it is closed and pushed (late events until then still
+    /// count in it); at most 600. Default: 120.
+    pub grace_secs: u64,
+    /// Seconds between two rounds of the push scheduler. Default: 30.
+    pub tick_secs: u64,
+    /// Records per usage-push call, at most 1000. Default: 1000.
+    pub max_records_per_push: usize,
+    /// Push only windows of instances koofill knows from `instance.*` events; others are held
+    /// (and pushed once the instance is known, within 21 days). Default: true.
+    pub require_known_instance: bool,
+    /// How the usage-push body is sorted before signing. Default: `all_levels`.
+    pub sort_depth: PushSortDepth,
+    /// Most events `POST /v1/usage` takes in one request. Default: 1000.
+    pub max_events_per_request: usize,
+    /// Partitions of `<prefix>.usage.<partition>`; events go to one by a hash of the instance ID.
+    /// Default: 16.
+    pub partitions: u32,
+}
+
+impl Default for MeteringConfig {
+    fn default() -> Self {
+        Self {
+            cycle: BillingCycle::Hourly,
+            grace_secs: 120,
+            tick_secs: 30,
+            max_records_per_push: PUSH_RECORDS_MAX,
+            require_known_instance: true,
+            sort_depth: PushSortDepth::AllLevels,
+            max_events_per_request: 1000,
+            partitions: 16,
+        }
+    }
+}
+
+impl MeteringConfig {
+    /// [`MeteringConfig::grace_secs`] as a duration.
+    pub fn grace(&self) -> Duration {
+        Duration::from_secs(self.grace_secs)
+    }
+
+    /// [`MeteringConfig::tick_secs`] as a duration.
+    pub fn tick(&self) -> Duration {
+        Duration::from_secs(self.tick_secs)
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        if self.grace_secs > GRACE_SECS_MAX {
+            return Err(ConfigError::invalid(
+                "metering.grace_secs",
+                format!(
+                    "must be at most {GRACE_SECS_MAX} so that pushes land before KooGallery collects at minute 15, got {}",
+                    self.grace_secs
+                ),
+            ));
+        }
+        checks::at_least("metering.tick_secs", self.tick_secs, 1)?;
+        checks::at_least("metering.max_records_per_push", self.max_records_per_push as u64, 1)?;
+        if self.max_records_per_push > PUSH_RECORDS_MAX {
+            return Err(ConfigError::invalid(
+                "metering.max_records_per_push",
+                format!("must be at most {PUSH_RECORDS_MAX} (spec §8.3), got {}", self.max_records_per_push),
+            ));
+        }
+        checks::at_least("metering.max_events_per_request", self.max_events_per_request as u64, 1)?;
+        checks::at_least("metering.partitions", u64::from(self.partitions), 1)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_name_their_key() {
+        let cases: [(fn(&mut MeteringConfig), &str); 3] = [
+            (|c| c.grace_secs = 900, "metering.grace_secs"),
+            (|c| c.max_records_per_push = 1001, "metering.max_records_per_push"),
+            (|c| c.partitions = 0, "metering.partitions"),
+        ];
+        for (breakage, key) in cases {
+            let mut cfg = MeteringConfig::default();
+            breakage(&mut cfg);
+            let err = cfg.validate().unwrap_err().to_string();
+            assert!(err.contains(key), "{err}");
+        }
+        MeteringConfig::default().validate().unwrap();
+    }
+}
