@@ -35,10 +35,10 @@ fn exported(exposition: &str) -> BTreeSet<String> {
             if let Some(name) = rest.split_whitespace().next() {
                 out.insert(name.to_owned());
             }
-        } else if !line.starts_with('#') {
-            if let Some(name) = line.split(['{', ' ']).next().filter(|n| !n.is_empty()) {
-                out.insert(name.to_owned());
-            }
+        } else if !line.starts_with('#')
+            && let Some(name) = line.split(['{', ' ']).next().filter(|n| !n.is_empty())
+        {
+            out.insert(name.to_owned());
         }
     }
     out

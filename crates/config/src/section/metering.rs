@@ -124,9 +124,11 @@ impl MeteringConfig {
 mod tests {
     use super::*;
 
+    type Breakage = fn(&mut MeteringConfig);
+
     #[test]
     fn limits_name_their_key() {
-        let cases: [(fn(&mut MeteringConfig), &str); 3] = [
+        let cases: [(Breakage, &str); 3] = [
             (|c| c.grace_secs = 900, "metering.grace_secs"),
             (|c| c.max_records_per_push = 1001, "metering.max_records_per_push"),
             (|c| c.partitions = 0, "metering.partitions"),

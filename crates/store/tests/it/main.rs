@@ -14,7 +14,7 @@ use koofill_store::{
     },
 };
 use koofill_testkit::TestDb;
-use sea_orm_migration::{MigrationName, MigratorTrait};
+use sea_orm_migration::MigratorTrait;
 
 async fn fresh() -> (TestDb, DatabaseConnection) {
     let db = TestDb::fresh().await;
