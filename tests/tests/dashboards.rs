@@ -91,9 +91,24 @@ async fn every_metric_a_dashboard_or_alert_uses_is_exported() {
     let forged = CallbackClient::new(base, "not-the-basic-key", "dash-kit-key");
     assert_eq!(forged.send_basic(&koofill_testkit::fixtures::spec_example("newInstance")).await.status, 200);
 
+    let mut metering_cfg = cfg.clone();
+    metering_cfg.worker.listen = "127.0.0.1:0".parse().unwrap();
+    let metering = koofill_metering::Worker::build(&metering_cfg, koofill_metering::BuildOptions::default())
+        .await
+        .expect("metering starts");
+    let metering_addr = metering.host().http_addr();
+    let metering_running = tokio::spawn({
+        let (metering, stop) = (metering.clone(), shutdown.clone());
+        async move { metering.run(stop).await }
+    });
+
     let http = reqwest::Client::new();
     let mut exposition = String::new();
-    for url in [format!("http://{ingress_addr}/metrics"), format!("http://{worker_addr}/metrics")] {
+    for url in [
+        format!("http://{ingress_addr}/metrics"),
+        format!("http://{worker_addr}/metrics"),
+        format!("http://{metering_addr}/metrics"),
+    ] {
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
         let text = loop {
             match http.get(&url).send().await {
@@ -129,6 +144,7 @@ async fn every_metric_a_dashboard_or_alert_uses_is_exported() {
 
     shutdown.cancel();
     running.await.unwrap().unwrap();
+    metering_running.await.unwrap().unwrap();
 }
 
 #[test]

@@ -18,7 +18,8 @@
 //! 5. every answer is HTTP 200 with a `Body-Sign` header over the exact bytes sent.
 //!
 //! It also serves the license activation proxy for the seller's software ([`license_proxy`]:
-//! `/v1/licenses`, bearer token, rate limit, request-reply to the license worker).
+//! `/v1/licenses`, bearer token, rate limit, request-reply to the license worker) and usage
+//! ingestion ([`usage`]: `POST /v1/usage`, the same bearer token, batches to `KOOFILL_USAGE`).
 //!
 //! Middleware, from the outside in (requests run top to bottom, responses bottom to top):
 //! trace span → `Body-Sign` → panic catcher (a panic still answers a signed `000005`) → body
@@ -32,6 +33,7 @@ mod handlers;
 pub mod license_proxy;
 pub mod metrics;
 mod state;
+pub mod usage;
 mod verify;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
@@ -152,7 +154,7 @@ impl Application {
             )),
             bus,
         };
-        let router = router(&state, &ing.base_path);
+        let router = router(&state, &ing.base_path).merge(usage::router(&state, &cfg.metering));
         let listener = tokio::net::TcpListener::bind(ing.listen)
             .await
             .map_err(|source| StartError::Bind { addr: ing.listen, source })?;

@@ -105,7 +105,8 @@ impl LicenseApi {
     }
 }
 
-fn error(status: StatusCode, code: &str, message: &str, koogallery_code: Option<&str>) -> Response {
+/// An error answer: `{"error": {"code", "message", "koogallery_code"?}}`.
+pub(crate) fn error(status: StatusCode, code: &str, message: &str, koogallery_code: Option<&str>) -> Response {
     let mut body = json!({ "error": { "code": code, "message": message } });
     if let Some(kg) = koogallery_code {
         body["error"]["koogallery_code"] = json!(kg);
@@ -113,22 +114,30 @@ fn error(status: StatusCode, code: &str, message: &str, koogallery_code: Option<
     (status, Json(body)).into_response()
 }
 
-/// Authenticates and rate-limits; the response to send when refused.
+/// Checks the bearer API token (`license.api_token` or `api_token_previous`, in constant time):
+/// which one it is, or the 401 to send (counted as the rejection `reason`). Shared by the
+/// license proxy and `POST /v1/usage`; the token itself is never logged.
 #[allow(clippy::result_large_err)]
-fn admit(state: &AppState, headers: &HeaderMap) -> Result<(), Response> {
-    let api = &state.license;
+pub(crate) fn authenticate(state: &AppState, headers: &HeaderMap, reason: &str) -> Result<usize, Response> {
     let presented = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
         .map(str::trim);
-    let Some(token) = presented.and_then(|p| api.authenticate(p.as_bytes())) else {
-        state.metrics.reject("license_unauthorized");
+    presented.and_then(|p| state.license.authenticate(p.as_bytes())).ok_or_else(|| {
+        state.metrics.reject(reason);
         let mut response =
             error(StatusCode::UNAUTHORIZED, "unauthorized", "a valid bearer API token is required", None);
         response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        return Err(response);
-    };
+        response
+    })
+}
+
+/// Authenticates and rate-limits; the response to send when refused.
+#[allow(clippy::result_large_err)]
+fn admit(state: &AppState, headers: &HeaderMap) -> Result<(), Response> {
+    let api = &state.license;
+    let token = authenticate(state, headers, "license_unauthorized")?;
     if let Err(wait) = api.admit(token) {
         state.metrics.reject("license_rate_limited");
         let mut response =

@@ -51,14 +51,14 @@ fn answer(request: &LicenseProxyRequest) -> LicenseProxyReply {
 }
 
 /// Subscribes (and flushes, so the server knows before the first request) then answers until
-/// `stop` fires.
-async fn stand_in_worker(app: &TestApp, stop: CancellationToken) -> Seen {
+/// `stop` fires; the task ends once it has unsubscribed.
+async fn stand_in_worker(app: &TestApp, stop: CancellationToken) -> (Seen, tokio::task::JoinHandle<()>) {
     let seen: Seen = Arc::default();
     let client = app.nats_client.clone();
     let mut sub = client.subscribe(names::rpc_license(PREFIX, "*")).await.unwrap();
     client.flush().await.unwrap();
     let recorded = Arc::clone(&seen);
-    tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         loop {
             let msg = tokio::select! {
                 () = stop.cancelled() => break,
@@ -71,16 +71,18 @@ async fn stand_in_worker(app: &TestApp, stop: CancellationToken) -> Seen {
                 client.publish(to, reply.into()).await.unwrap();
             }
         }
-        let _ = sub.unsubscribe().await;
+        sub.unsubscribe().await.unwrap();
+        client.flush().await.unwrap();
     });
-    seen
+    (seen, task)
 }
 
 async fn spawn() -> TestApp {
     TestApp::spawn_with(&[
         ("KOOFILL__LICENSE__API_TOKEN", TOKEN),
         ("KOOFILL__LICENSE__API_TOKEN_PREVIOUS", PREVIOUS),
-        ("KOOFILL__LICENSE__RPC_TIMEOUT_MS", "500"),
+        // Generous for a loaded machine; only the silent-worker case waits it out.
+        ("KOOFILL__LICENSE__RPC_TIMEOUT_MS", "1500"),
     ])
     .await
 }
@@ -108,7 +110,7 @@ async fn call(app: &TestApp, code: &str, body: Option<&str>, auth: Option<&str>)
 async fn a_wrong_or_missing_token_is_401_and_never_reaches_the_worker_the_right_one_does() {
     let app = spawn().await;
     let stop = CancellationToken::new();
-    let seen = stand_in_worker(&app, stop.clone()).await;
+    let (seen, _task) = stand_in_worker(&app, stop.clone()).await;
     let truncated = format!("Bearer {}", &TOKEN[..TOKEN.len() - 1]);
     let basic = format!("Basic {TOKEN}");
     let wrong =
@@ -151,7 +153,7 @@ async fn a_wrong_or_missing_token_is_401_and_never_reaches_the_worker_the_right_
 async fn koogallery_refusals_and_a_silent_worker_map_to_clear_http_errors() {
     let app = spawn().await;
     let stop = CancellationToken::new();
-    let seen = stand_in_worker(&app, stop.clone()).await;
+    let (seen, task) = stand_in_worker(&app, stop.clone()).await;
     let auth = format!("Bearer {TOKEN}");
 
     let (status, _, json) = call(&app, "PLUSED0001", Some(""), Some(&auth)).await;
@@ -174,7 +176,7 @@ async fn koogallery_refusals_and_a_silent_worker_map_to_clear_http_errors() {
 
     // Nobody answering is a 503 the software can retry, after license.rpc_timeout_ms.
     stop.cancel();
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    task.await.unwrap();
     let (status, _, json) = call(&app, "PLGONE0001", None, Some(&auth)).await;
     assert_eq!(status, 503, "{json}");
     assert_eq!(json["error"]["code"], "unavailable", "{json}");

@@ -10,6 +10,7 @@ mod license_proxy;
 mod outage;
 mod rejections;
 mod request_identity;
+mod usage;
 
 use std::time::Duration;
 

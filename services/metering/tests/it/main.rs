@@ -3,5 +3,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod exactly_once;
+mod ingress;
 mod ledger;
 mod support;
