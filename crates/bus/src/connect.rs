@@ -28,7 +28,7 @@ impl Bus {
     }
 }
 
-/// Connects to `url` as `name`.
+/// Connects to `url` (one server, or a comma-separated list of a cluster's servers) as `name`.
 ///
 /// The client reconnects forever in the background, so a NATS outage after start-up makes calls
 /// fail (and callbacks answer `000005`) until the server is back, without a restart. With
@@ -66,8 +66,15 @@ pub async fn connect(
     if !wait_for_initial {
         options = options.retry_on_initial_connect();
     }
+    // A comma-separated list names several servers of a cluster; the client picks among them
+    // (shuffled) and fails over, and also learns the rest of the cluster from the server.
+    let servers = url
+        .split(',')
+        .map(|one| one.trim().parse::<async_nats::ServerAddr>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| BusError::Connect { url: koofill_config::redact_url(url), source: Box::new(e) })?;
     let client = options
-        .connect(url)
+        .connect(servers)
         .await
         .map_err(|e| BusError::Connect { url: koofill_config::redact_url(url), source: Box::new(e) })?;
     let mut js = jetstream::new(client.clone());

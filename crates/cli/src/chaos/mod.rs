@@ -48,11 +48,21 @@ pub enum Scenario {
     BadInput,
     /// One order query order does not know: dead-lettered, the rest keep flowing.
     Poison,
+    /// Three nats-servers in a JetStream cluster, streams and buckets at R3, clients connected to
+    /// all three; one node `SIGKILL`ed mid-load and restarted.
+    NodeLoss,
 }
 
 impl Scenario {
-    const ALL: [Self; 6] =
-        [Self::Crash, Self::BrokerRestart, Self::Partition, Self::DatabaseOutage, Self::BadInput, Self::Poison];
+    const ALL: [Self; 7] = [
+        Self::Crash,
+        Self::BrokerRestart,
+        Self::Partition,
+        Self::DatabaseOutage,
+        Self::BadInput,
+        Self::Poison,
+        Self::NodeLoss,
+    ];
 
     fn name(self) -> &'static str {
         match self {
@@ -62,6 +72,7 @@ impl Scenario {
             Self::DatabaseOutage => "database outage",
             Self::BadInput => "bad input",
             Self::Poison => "poison message",
+            Self::NodeLoss => "node loss",
         }
     }
 }
@@ -183,8 +194,22 @@ async fn run_one(scenario: Scenario, args: &ChaosArgs, dir: &Path) -> anyhow::Re
     }
     // The system: NATS behind a proxy, the database (behind one for PostgreSQL), the simulator,
     // the product, and the two services as processes.
-    let mut nats = Nats::start(&dir.join("nats")).await?;
+    // One server behind a proxy; or, for node loss, a 3-node cluster the clients reach directly.
+    let mut cluster =
+        if scenario == Scenario::NodeLoss { Nats::start_cluster(&dir.join("nats")).await? } else { Vec::new() };
+    let mut nats = match cluster.is_empty() {
+        true => Nats::start(&dir.join("nats")).await?,
+        false => cluster.remove(0),
+    };
     let nats_proxy = Proxy::start(nats.addr()).await?;
+    let nats_url = if cluster.is_empty() {
+        format!("nats://{}", nats_proxy.addr())
+    } else {
+        let all = std::iter::once(nats.addr()).chain(cluster.iter().map(Nats::addr));
+        let url = all.map(|a| format!("nats://{a}")).collect::<Vec<_>>().join(",");
+        wait_for_meta_leader(&url).await?;
+        url
+    };
     let database = match &args.database_url {
         Some(url) => {
             let name = format!("koofill_chaos_{}_{:08x}", scenario.name().replace(' ', "_"), rand::random::<u32>());
@@ -197,14 +222,10 @@ async fn run_one(scenario: Scenario, args: &ChaosArgs, dir: &Path) -> anyhow::Re
     let product = Product::start().await?;
     let free = || std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr());
     let (ingress_addr, worker_addr) = (free()?, free()?);
-    let env = system::service_env(
-        &format!("nats://{}", nats_proxy.addr()),
-        &database.url(),
-        &sim.base_url(),
-        &product,
-        ingress_addr,
-        worker_addr,
-    );
+    let mut env = system::service_env(&nats_url, &database.url(), &sim.base_url(), &product, ingress_addr, worker_addr);
+    if !cluster.is_empty() {
+        env.insert("KOOFILL__NATS__REPLICAS".to_owned(), "3".to_owned());
+    }
     let mut ingress = Service::start("ingress", env.clone(), dir.join("ingress.log"))?;
     let mut worker = Service::start("provisioning", env, dir.join("provisioning.log"))?;
     // Faults hit a system at work, not one still starting.
@@ -274,6 +295,10 @@ async fn run_one(scenario: Scenario, args: &ChaosArgs, dir: &Path) -> anyhow::Re
                 proxy.restore();
             }
         }
+        Scenario::NodeLoss => {
+            // The second node: streams and consumers have their leaders spread over all three.
+            cluster[0].kill_and_restart(Duration::from_secs(3)).await?;
+        }
         Scenario::BadInput | Scenario::Poison => {}
     }
     let fault_ended = Instant::now();
@@ -315,6 +340,7 @@ async fn run_one(scenario: Scenario, args: &ChaosArgs, dir: &Path) -> anyhow::Re
     row.lost = expected.len() - row.applied;
     row.duplicates = product.duplicate_creates();
     let js = async_nats::jetstream::new(async_nats::connect(nats.addr().to_string()).await?);
+    drop(cluster);
     row.dead_letters = stream_messages(&js, "KOOFILL_DLQ").await;
     if let Some(order) = &poison {
         let dead = row.dead_letters == 1;
@@ -350,6 +376,34 @@ async fn wait_ready(addr: std::net::SocketAddr) -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     anyhow::bail!("{addr} was not ready within 30 s")
+}
+
+/// Waits until the cluster has elected a JetStream meta leader (streams cannot be created
+/// before).
+async fn wait_for_meta_leader(url: &str) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut last = String::new();
+    loop {
+        // `$JS.API.INFO` answers with an error until a meta leader exists (read raw: the
+        // client's typed account info does not parse nats-server 2.9's answer).
+        let servers: Vec<async_nats::ServerAddr> = url.split(',').filter_map(|u| u.parse().ok()).collect();
+        match async_nats::connect(servers).await {
+            Ok(client) => {
+                match tokio::time::timeout(Duration::from_secs(2), client.request("$JS.API.INFO", "".into())).await {
+                    Ok(Ok(reply)) => match serde_json::from_slice::<serde_json::Value>(&reply.payload) {
+                        Ok(v) if v.get("error").is_none() => return Ok(()),
+                        Ok(v) => last = v["error"].to_string(),
+                        Err(e) => last = e.to_string(),
+                    },
+                    Ok(Err(e)) => last = e.to_string(),
+                    Err(_) => last = "no answer".to_owned(),
+                }
+            }
+            Err(e) => last = e.to_string(),
+        }
+        anyhow::ensure!(Instant::now() < deadline, "the NATS cluster elected no JetStream leader within 30 s ({last})");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
 }
 
 async fn wait_progress(progress: &AtomicU64, target: u64) {

@@ -26,12 +26,26 @@ pub const SK: &str = "chaos-sk";
 /// The provisioner webhook's signing secret.
 pub const WEBHOOK_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
-/// A `nats-server` on a fixed port and store, so a restart comes back where it was.
+/// A `nats-server` on a fixed port and store, so a restart comes back where it was; alone, or
+/// one node of a JetStream cluster with routes on loopback.
 #[derive(Debug)]
 pub struct Nats {
     dir: PathBuf,
     port: u16,
+    cluster: Option<ClusterNode>,
     child: Option<Child>,
+}
+
+/// What makes a server a cluster node.
+#[derive(Debug, Clone)]
+struct ClusterNode {
+    name: String,
+    cluster_port: u16,
+    routes: String,
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
 impl Nats {
@@ -40,17 +54,48 @@ impl Nats {
     /// # Errors
     /// When `nats-server` is missing or does not come up.
     pub async fn start(dir: &Path) -> anyhow::Result<Self> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let mut nats = Self { dir: dir.to_owned(), port, child: None };
+        let mut nats = Self { dir: dir.to_owned(), port: free_port()?, cluster: None, child: None };
         nats.spawn().await?;
         Ok(nats)
     }
 
+    /// Starts three servers in one JetStream cluster (`koofill`), stores under `dir/n1..n3`.
+    ///
+    /// # Errors
+    /// When a server does not come up.
+    pub async fn start_cluster(dir: &Path) -> anyhow::Result<Vec<Self>> {
+        let ports: Vec<(u16, u16)> = (0..3).map(|_| Ok((free_port()?, free_port()?))).collect::<anyhow::Result<_>>()?;
+        let routes = ports.iter().map(|(_, c)| format!("nats://127.0.0.1:{c}")).collect::<Vec<_>>().join(",");
+        let mut nodes = Vec::new();
+        for (i, (port, cluster_port)) in ports.into_iter().enumerate() {
+            let cluster = ClusterNode { name: format!("n{}", i + 1), cluster_port, routes: routes.clone() };
+            nodes.push(Self { dir: dir.join(&cluster.name), port, cluster: Some(cluster), child: None });
+        }
+        for node in &mut nodes {
+            node.spawn().await?;
+        }
+        Ok(nodes)
+    }
+
     async fn spawn(&mut self) -> anyhow::Result<()> {
         std::fs::create_dir_all(&self.dir)?;
-        let child = Command::new("nats-server")
+        let mut command = Command::new("nats-server");
+        command
             .args(["-js", "-a", "127.0.0.1", "-p", &self.port.to_string(), "--store_dir"])
-            .arg(self.dir.join("store"))
+            .arg(self.dir.join("store"));
+        if let Some(node) = &self.cluster {
+            command.args([
+                "--server_name",
+                &node.name,
+                "--cluster_name",
+                "koofill",
+                "--cluster",
+                &format!("nats://127.0.0.1:{}", node.cluster_port),
+                "--routes",
+                &node.routes,
+            ]);
+        }
+        let child = command
             .arg("-l")
             .arg(self.dir.join("nats.log"))
             .stdin(Stdio::null())
