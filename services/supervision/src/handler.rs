@@ -96,6 +96,11 @@ impl EventHandler {
         order_id: &str,
         order_line_id: &str,
     ) -> Result<Option<(LineFacts, GoodsKind)>, SupervisionError> {
+        // Nothing supervised (the default): no order's facts are needed, and an order that is
+        // never recorded (a License order without orderNotify) must not be retried for a day.
+        if !self.supervision.settings.config.supervises_anything() {
+            return Ok(None);
+        }
         let facts = repo::line_facts(&self.supervision.db, order_id, order_line_id).await?.ok_or_else(|| {
             SupervisionError::NotRecorded { order_id: order_id.to_owned(), order_line_id: order_line_id.to_owned() }
         })?;

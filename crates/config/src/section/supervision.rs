@@ -261,6 +261,13 @@ impl SupervisionConfig {
             .unwrap_or(GoodsKind::None)
     }
 
+    /// Whether any goods are supervised at all; when none are, no order needs looking at.
+    pub fn supervises_anything(&self) -> bool {
+        [&self.skus, &self.products, &self.charging_modes]
+            .into_iter()
+            .any(|rules| rules.values().any(|kind| *kind != GoodsKind::None))
+    }
+
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         checks::non_blank("supervision.admin_token", self.admin_token.as_ref())?;
         checks::at_least("supervision.tick_secs", self.tick_secs, 1)?;
