@@ -6,4 +6,5 @@
 mod crash;
 mod lifecycle;
 mod proxy;
+mod python;
 mod support;
