@@ -84,6 +84,11 @@ enum Command {
         #[command(subcommand)]
         cmd: ops::supervision::SupervisionCommand,
     },
+    /// Pay-per-use usage: windows, push calls, and a flush of every ended window.
+    Usage {
+        #[command(subcommand)]
+        cmd: ops::usage::UsageCommand,
+    },
     /// Exit 0 when the URL answers 2xx (for container health checks); runs before config loads.
     Healthcheck {
         /// The URL, e.g. http://localhost:8080/healthz.
@@ -166,6 +171,7 @@ async fn async_main(cli: Cli) -> anyhow::Result<()> {
         },
         Command::Notify { cmd } => ops::notify::run(cmd, &operator_target(cfg, cli.config.as_deref())?).await,
         Command::Supervision { cmd } => ops::supervision::run(cmd, &operator_target(cfg, cli.config.as_deref())?).await,
+        Command::Usage { cmd } => ops::usage::run(cmd, &operator_target(cfg, cli.config.as_deref())?).await,
         Command::Healthcheck { .. } => Ok(()),
     }
 }

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use koofill_config::{Config, ExposeSecret, PushSortDepth};
 use koofill_marketplace::{UsagePushClient, UsagePushConfig};
 use koofill_signing::usage::SortDepth;
-use koofill_store::sea_orm::DatabaseConnection;
-use koofill_worker::{Host, HostBuilder, HostOptions, Source};
+use koofill_store::{OutboxSignal, sea_orm::DatabaseConnection};
+use koofill_worker::{EventFactory, Host, HostBuilder, HostOptions, Source};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
@@ -122,6 +122,29 @@ impl Worker {
     /// The database.
     pub fn db(&self) -> &DatabaseConnection {
         self.host.db()
+    }
+}
+
+impl Ledger {
+    /// The ledger as operator commands use it (`koofill usage flush`): pushing to KooGallery's
+    /// usage push (`koogallery.api_base`) at the system clock's time, counting into metrics nobody
+    /// serves. Its `usage.window_pushed` events stay in the outbox until a running worker's relay
+    /// publishes them. A flush concurrent with the worker's own round is safe: a window is pushed
+    /// from `closed` with its stored record, so a record sent by both is identical and KooGallery
+    /// keeps it once.
+    ///
+    /// # Errors
+    /// As [`push_client`].
+    pub fn for_operators(db: DatabaseConnection, cfg: &Config) -> Result<Self, StartError> {
+        Ok(Ledger::new(
+            db,
+            OutboxSignal::new(),
+            EventFactory::new(&cfg.nats.prefix, SOURCE),
+            Arc::new(push_client(cfg)?),
+            Arc::new(SystemClock),
+            cfg.metering.clone(),
+            MeteringMetrics::default(),
+        ))
     }
 }
 

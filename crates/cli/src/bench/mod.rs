@@ -2,6 +2,7 @@
 
 mod ingress;
 mod load;
+mod metering;
 mod probe;
 mod provisioning;
 
@@ -14,6 +15,8 @@ pub enum BenchCommand {
     Ingress(ingress::IngressBench),
     /// New orders per second end to end (callback → instance active), template provisioner.
     Provisioning(provisioning::ProvisioningBench),
+    /// Usage events aggregated per second by the metering worker, next to a bare JetStream consume.
+    Metering(metering::MeteringBench),
 }
 
 /// Runs a benchmark.
@@ -24,5 +27,6 @@ pub async fn run(command: BenchCommand, cfg: Config) -> anyhow::Result<()> {
     match command {
         BenchCommand::Ingress(args) => ingress::run(args, cfg).await,
         BenchCommand::Provisioning(args) => provisioning::run(args, cfg).await,
+        BenchCommand::Metering(args) => metering::run(args, cfg).await,
     }
 }

@@ -382,25 +382,24 @@ async fn wait_ready(addr: std::net::SocketAddr) -> anyhow::Result<()> {
 /// before).
 async fn wait_for_meta_leader(url: &str) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(30);
-    let mut last = String::new();
     loop {
         // `$JS.API.INFO` answers with an error until a meta leader exists (read raw: the
         // client's typed account info does not parse nats-server 2.9's answer).
         let servers: Vec<async_nats::ServerAddr> = url.split(',').filter_map(|u| u.parse().ok()).collect();
-        match async_nats::connect(servers).await {
+        let last = match async_nats::connect(servers).await {
             Ok(client) => {
                 match tokio::time::timeout(Duration::from_secs(2), client.request("$JS.API.INFO", "".into())).await {
                     Ok(Ok(reply)) => match serde_json::from_slice::<serde_json::Value>(&reply.payload) {
                         Ok(v) if v.get("error").is_none() => return Ok(()),
-                        Ok(v) => last = v["error"].to_string(),
-                        Err(e) => last = e.to_string(),
+                        Ok(v) => v["error"].to_string(),
+                        Err(e) => e.to_string(),
                     },
-                    Ok(Err(e)) => last = e.to_string(),
-                    Err(_) => last = "no answer".to_owned(),
+                    Ok(Err(e)) => e.to_string(),
+                    Err(_) => "no answer".to_owned(),
                 }
             }
-            Err(e) => last = e.to_string(),
-        }
+            Err(e) => e.to_string(),
+        };
         anyhow::ensure!(Instant::now() < deadline, "the NATS cluster elected no JetStream leader within 30 s ({last})");
         tokio::time::sleep(Duration::from_millis(250)).await;
     }

@@ -12,6 +12,7 @@ pub mod migrate;
 pub mod notify;
 pub mod supervision;
 mod table;
+pub mod usage;
 
 use anyhow::Context;
 use koofill_bus::Bus;

@@ -15,6 +15,9 @@ use crate::{PREFIX, TestApp};
 const TOKEN: &str = "license-api-token-current-0123456789";
 const PREVIOUS: &str = "license-api-token-previous-987654321";
 
+/// The code of the readiness probe, not recorded.
+const PROBE: &str = "PLPROBE";
+
 /// What reached the stand-in worker: (subject, request).
 type Seen = Arc<Mutex<Vec<(String, LicenseProxyRequest)>>>;
 
@@ -50,13 +53,13 @@ fn answer(request: &LicenseProxyRequest) -> LicenseProxyReply {
     }
 }
 
-/// Subscribes (and flushes, so the server knows before the first request) then answers until
-/// `stop` fires; the task ends once it has unsubscribed.
+/// Subscribes, then answers until `stop` fires; the task ends once it has unsubscribed. Returns
+/// once a probe has been answered, so the server knows of the subscription before the ingress
+/// asks (a request nobody has subscribed to yet fails at once with "no responders").
 async fn stand_in_worker(app: &TestApp, stop: CancellationToken) -> (Seen, tokio::task::JoinHandle<()>) {
     let seen: Seen = Arc::default();
     let client = app.nats_client.clone();
     let mut sub = client.subscribe(names::rpc_license(PREFIX, "*")).await.unwrap();
-    client.flush().await.unwrap();
     let recorded = Arc::clone(&seen);
     let task = tokio::spawn(async move {
         loop {
@@ -66,7 +69,9 @@ async fn stand_in_worker(app: &TestApp, stop: CancellationToken) -> (Seen, tokio
             };
             let request: LicenseProxyRequest = serde_json::from_slice(&msg.payload).unwrap();
             let reply = serde_json::to_vec(&answer(&request)).unwrap();
-            recorded.lock().unwrap().push((msg.subject.to_string(), request));
+            if request.code != PROBE {
+                recorded.lock().unwrap().push((msg.subject.to_string(), request));
+            }
             if let Some(to) = msg.reply {
                 client.publish(to, reply.into()).await.unwrap();
             }
@@ -74,6 +79,8 @@ async fn stand_in_worker(app: &TestApp, stop: CancellationToken) -> (Seen, tokio
         sub.unsubscribe().await.unwrap();
         client.flush().await.unwrap();
     });
+    let probe = serde_json::to_vec(&LicenseProxyRequest { code: PROBE.into(), fingerprint: None }).unwrap();
+    app.nats_client.request(names::rpc_license(PREFIX, names::LICENSE_STATUS), probe.into()).await.unwrap();
     (seen, task)
 }
 
