@@ -67,6 +67,11 @@ pub async fn run(mut cfg: Config, configured: &ConfiguredKeys, demo: bool) -> an
         generated.push(format!("license api_token {token} (Bearer token of /v1/licenses)"));
         cfg.license.api_token = Some(SecretString::from(token));
     }
+    if cfg.metering.api_token.is_none() {
+        let token = devkeys::load_or_create_usage_api_token(&state_dir)?;
+        generated.push(format!("usage api_token   {token} (Bearer token of /v1/usage)"));
+        cfg.metering.api_token = Some(SecretString::from(token));
+    }
 
     let nats_configured = configured.contains("nats.url");
     let external_ok = nats_configured

@@ -141,7 +141,20 @@ pub fn license_api_token_path(state_dir: &Path) -> PathBuf {
 /// # Errors
 /// When the file cannot be read or written, or is empty.
 pub fn load_or_create_license_api_token(state_dir: &Path) -> anyhow::Result<String> {
-    let file = license_api_token_path(state_dir);
+    load_or_create_token(&license_api_token_path(state_dir), state_dir)
+}
+
+/// The development `metering.api_token` (`POST /v1/usage`), generated once, owner-only: a token
+/// of its own, since the license one ships inside License software.
+///
+/// # Errors
+/// When the file cannot be read or written, or is empty.
+pub fn load_or_create_usage_api_token(state_dir: &Path) -> anyhow::Result<String> {
+    load_or_create_token(&state_dir.join("usage-api-token"), state_dir)
+}
+
+fn load_or_create_token(file: &Path, state_dir: &Path) -> anyhow::Result<String> {
+    let file = file.to_owned();
     match std::fs::read_to_string(&file) {
         Ok(text) => {
             let token = text.trim().to_owned();

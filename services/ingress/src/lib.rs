@@ -152,6 +152,14 @@ impl Application {
                 cfg.license.rate_limit_per_minute,
                 cfg.license.rpc_timeout(),
             )),
+            usage_tokens: Arc::new(license_proxy::LicenseApi::new(
+                [&cfg.metering.api_token, &cfg.metering.api_token_previous]
+                    .into_iter()
+                    .flatten()
+                    .map(|t| koofill_config::ExposeSecret::expose_secret(t).as_bytes().to_vec()),
+                cfg.license.rate_limit_per_minute,
+                cfg.license.rpc_timeout(),
+            )),
             bus,
         };
         let router = router(&state, &ing.base_path).merge(usage::router(&state, &cfg.metering));

@@ -119,12 +119,23 @@ pub(crate) fn error(status: StatusCode, code: &str, message: &str, koogallery_co
 /// license proxy and `POST /v1/usage`; the token itself is never logged.
 #[allow(clippy::result_large_err)]
 pub(crate) fn authenticate(state: &AppState, headers: &HeaderMap, reason: &str) -> Result<usize, Response> {
+    authenticate_with(&state.license, state, headers, reason)
+}
+
+/// As [`authenticate`], against the tokens of `api` (`POST /v1/usage` has its own).
+#[allow(clippy::result_large_err)]
+pub(crate) fn authenticate_with(
+    api: &LicenseApi,
+    state: &AppState,
+    headers: &HeaderMap,
+    reason: &str,
+) -> Result<usize, Response> {
     let presented = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
         .map(str::trim);
-    presented.and_then(|p| state.license.authenticate(p.as_bytes())).ok_or_else(|| {
+    presented.and_then(|p| api.authenticate(p.as_bytes())).ok_or_else(|| {
         state.metrics.reject(reason);
         let mut response =
             error(StatusCode::UNAUTHORIZED, "unauthorized", "a valid bearer API token is required", None);

@@ -92,4 +92,6 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The license activation proxy (`/v1/licenses`).
     pub license: crate::license_proxy::SharedLicenseApi,
+    /// The tokens of `POST /v1/usage` (`metering.api_token`).
+    pub usage_tokens: crate::license_proxy::SharedLicenseApi,
 }

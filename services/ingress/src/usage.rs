@@ -1,8 +1,8 @@
 //! `POST /v1/usage`: pay-per-use usage from the seller's software, stored on `KOOFILL_USAGE` for
 //! the metering worker (architecture §3.1, issue 10).
 //!
-//! - `Authorization: Bearer <license.api_token>` (or `api_token_previous`), checked as the license
-//!   proxy checks it ([`crate::license_proxy::authenticate`]): 401 otherwise, before the body is read;
+//! - `Authorization: Bearer <metering.api_token>` (or `api_token_previous`; not the license token,
+//!   which ships inside License software), checked as the license proxy checks its own ([`crate::license_proxy::authenticate`]): 401 otherwise, before the body is read;
 //! - body `{"events": [{"instance_id", "usage_value", "event_id", "occurred_at"}, ...]}`, each event
 //!   validated by `koofill-model` ([`UsageEvent::from_json`]), every problem naming its index and field;
 //! - at most `metering.max_events_per_request` events: 413 beyond, nothing stored;
@@ -121,7 +121,7 @@ fn events_of(body: &[u8], max: usize) -> Result<Vec<Value>, Response> {
 /// `POST /v1/usage`.
 async fn handle(State(api): State<Arc<UsageApi>>, headers: HeaderMap, body: Bytes) -> Response {
     let state = &api.app;
-    if let Err(refused) = license_proxy::authenticate(state, &headers, "usage_unauthorized") {
+    if let Err(refused) = license_proxy::authenticate_with(&state.usage_tokens, state, &headers, "usage_unauthorized") {
         return refused;
     }
     let events = match events_of(&body, api.max_events) {

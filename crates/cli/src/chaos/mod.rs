@@ -366,7 +366,8 @@ async fn run_one(scenario: Scenario, args: &ChaosArgs, dir: &Path) -> anyhow::Re
 
 async fn wait_ready(addr: std::net::SocketAddr) -> anyhow::Result<()> {
     let http = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
+    // Generous: a 3-node cluster creates its R3 streams first, on a machine that may be busy.
+    let deadline = Instant::now() + Duration::from_secs(120);
     while Instant::now() < deadline {
         if let Ok(r) = http.get(format!("http://{addr}/readyz")).send().await
             && r.status().is_success()
@@ -375,7 +376,7 @@ async fn wait_ready(addr: std::net::SocketAddr) -> anyhow::Result<()> {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    anyhow::bail!("{addr} was not ready within 30 s")
+    anyhow::bail!("{addr} was not ready within 120 s (its log is in the work directory; keep it with --work-dir)")
 }
 
 /// Waits until the cluster has elected a JetStream meta leader (streams cannot be created

@@ -230,7 +230,7 @@ impl Service {
         let exe = std::env::current_exe().context("finding the koofill binary")?;
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log)?;
         let child = Command::new(exe)
-            .args(["serve", self.role, "--wait-for", "30"])
+            .args(["serve", self.role, "--wait-for", "90"])
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .envs(&self.env)

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use secrecy::SecretString;
 use serde::Deserialize;
 
 use super::checks;
@@ -68,6 +69,12 @@ pub struct MeteringConfig {
     /// Partitions of `<prefix>.usage.<partition>`; events go to one by a hash of the instance ID.
     /// Default: 16.
     pub partitions: u32,
+    /// Bearer token of `POST /v1/usage` (the seller's metering backend). Separate from
+    /// `license.api_token`, which ships inside License software: a customer holding that one
+    /// must not be able to post usage. Unset: the route answers 401 to everyone.
+    pub api_token: Option<SecretString>,
+    /// The previous usage token, still accepted during a rotation.
+    pub api_token_previous: Option<SecretString>,
 }
 
 impl Default for MeteringConfig {
@@ -81,6 +88,8 @@ impl Default for MeteringConfig {
             sort_depth: PushSortDepth::AllLevels,
             max_events_per_request: 1000,
             partitions: 16,
+            api_token: None,
+            api_token_previous: None,
         }
     }
 }
@@ -97,6 +106,8 @@ impl MeteringConfig {
     }
 
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        checks::non_blank("metering.api_token", self.api_token.as_ref())?;
+        checks::non_blank("metering.api_token_previous", self.api_token_previous.as_ref())?;
         if self.grace_secs > GRACE_SECS_MAX {
             return Err(ConfigError::invalid(
                 "metering.grace_secs",

@@ -13,10 +13,13 @@ use serde_json::{Value, json};
 use crate::{PREFIX, TestApp};
 
 const TOKEN: &str = "usage-api-token-0123456789abcdef";
+/// The token License software carries: it must not open the usage route.
+const LICENSE_TOKEN: &str = "license-api-token-fedcba9876543210";
 
 async fn spawn() -> TestApp {
     TestApp::spawn_with(&[
-        ("KOOFILL__LICENSE__API_TOKEN", TOKEN),
+        ("KOOFILL__METERING__API_TOKEN", TOKEN),
+        ("KOOFILL__LICENSE__API_TOKEN", LICENSE_TOKEN),
         ("KOOFILL__METERING__PARTITIONS", "4"),
         ("KOOFILL__METERING__MAX_EVENTS_PER_REQUEST", "50"),
     ])
@@ -54,7 +57,8 @@ async fn stored(app: &TestApp) -> Vec<(String, String, UsageBatch)> {
 async fn a_missing_or_wrong_token_is_refused_and_nothing_is_stored() {
     let app = spawn().await;
     let body = json!({"events": [event("i-1", json!("1"), "e-1")]});
-    for auth in [None, Some("Bearer not-the-token"), Some(TOKEN)] {
+    let license = format!("Bearer {LICENSE_TOKEN}");
+    for auth in [None, Some("Bearer not-the-token"), Some(TOKEN), Some(license.as_str())] {
         let (status, answer) = post(&app, auth, &body).await;
         assert_eq!(status, 401, "{auth:?}");
         assert_eq!(answer["error"]["code"], "unauthorized");

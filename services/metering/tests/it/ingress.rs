@@ -20,7 +20,7 @@ const TOKEN: &str = "metering-test-usage-token-0123456789";
 async fn ingress(h: &Harness, shutdown: &CancellationToken) -> String {
     let mut cfg = h.cfg.clone();
     cfg.ingress.listen = std::net::SocketAddr::from_str("127.0.0.1:0").unwrap();
-    cfg.license.api_token = Some(SecretString::from(TOKEN.to_owned()));
+    cfg.metering.api_token = Some(SecretString::from(TOKEN.to_owned()));
     let app = koofill_ingress::Application::build(&cfg).await.expect("ingress starts");
     let addr = app.local_addr().unwrap();
     tokio::spawn(app.run_until_stopped(shutdown.clone()));
