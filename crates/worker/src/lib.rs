@@ -39,10 +39,12 @@ mod error;
 mod events;
 mod host;
 mod http;
+mod locks;
 mod relay;
 
 pub use error::HostError;
 pub use events::EventFactory;
 pub use host::{Host, HostBuilder, HostOptions, Readiness, Source};
+pub use locks::{KeyGuard, KeyedLocks};
 pub use relay::RelayMetrics;
 pub use relay::{Relay, RelayError};

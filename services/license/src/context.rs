@@ -7,7 +7,9 @@ use koofill_store::OutboxSignal;
 use koofill_worker::EventFactory;
 use sea_orm::DatabaseConnection;
 
-use crate::{locks::KeyedLocks, provisioner::LicenseProvisioner, token::TokenSigner};
+use koofill_worker::KeyedLocks;
+
+use crate::{provisioner::LicenseProvisioner, token::TokenSigner};
 
 /// The `source` of every event the worker emits.
 pub const SOURCE: &str = "license";

@@ -16,7 +16,6 @@
 pub mod consumer;
 mod context;
 mod error;
-mod locks;
 pub mod provisioner;
 pub mod proxy;
 mod repo;

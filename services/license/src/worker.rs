@@ -8,7 +8,7 @@ use koofill_config::{Config, ExposeSecret, ProvisionerKind};
 use koofill_marketplace::{MarketplaceClient, MarketplaceConfig};
 use koofill_model::{Family, license_rpc::LicenseProxyRequest};
 use koofill_signing::webhook::WebhookSecret;
-use koofill_worker::{Host, HostBuilder, HostOptions, Source};
+use koofill_worker::{Host, HostBuilder, HostOptions, KeyedLocks, Source};
 use sea_orm::DatabaseConnection;
 use tokio_util::sync::CancellationToken;
 
@@ -16,7 +16,6 @@ use crate::{
     StartError,
     consumer::{LICENSE, LicenseHandler},
     context::{Deps, SOURCE},
-    locks::KeyedLocks,
     provisioner::{LicenseProvisioner, WebhookOptions},
     proxy,
     token::{TokenSigner, parse_signing_key},

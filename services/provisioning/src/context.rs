@@ -9,7 +9,9 @@ use koofill_store::{OutboxSignal, SecretBox, StoreError, UnitOfWork, outbox::New
 use koofill_worker::EventFactory;
 use sea_orm::DatabaseConnection;
 
-use crate::{ProvisioningError, locks::KeyedLocks, provisioner::Provisioners};
+use koofill_worker::KeyedLocks;
+
+use crate::{ProvisioningError, provisioner::Provisioners};
 
 /// The `source` of every event the worker emits.
 pub const SOURCE: &str = "provisioning";

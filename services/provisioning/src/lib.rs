@@ -50,7 +50,6 @@ pub mod client_secret;
 mod context;
 mod error;
 pub mod handlers;
-mod locks;
 pub mod provisioner;
 mod repo;
 pub mod stand_in;

@@ -12,7 +12,7 @@ use koofill_signing::{
     field_crypto::{EncryptType, FieldCipher},
     webhook::WebhookSecret,
 };
-use koofill_worker::{Host, HostBuilder, HostOptions, Relay, Source};
+use koofill_worker::{Host, HostBuilder, HostOptions, KeyedLocks, Relay, Source};
 use sea_orm::DatabaseConnection;
 use tokio_util::sync::CancellationToken;
 
@@ -21,7 +21,6 @@ use crate::{
     change_check::{self, ChangeCheckRequest},
     context::{Deps, SOURCE},
     handlers::{KIT, KitHandler, ORDER, OrderHandler, SAAS, SaasHandler},
-    locks::KeyedLocks,
     provisioner::{
         AnyProvisioner, Provisioners, TemplateProvisioner, WebhookOptions, WebhookProvisioner, change_check_budget,
     },

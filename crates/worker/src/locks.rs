@@ -1,9 +1,10 @@
-//! Per-code serialisation inside one process.
+//! Per-key serialisation inside one process.
 //!
-//! The consumer handles several messages at once; two about the same license code (a renewal and
-//! a release arriving together) would otherwise race between their reads and writes. Holding the
-//! code's lock for the whole handling makes them take turns here; across replicas, the `version`
-//! compare-and-set on the row catches what a process-local lock cannot.
+//! A consumer handles several messages at once; two about the same thing (an instance's create
+//! and release, a license code's renewal and release, a tenant's syncs) would otherwise race
+//! between their reads and writes. Holding the key's lock for the whole handling makes them take
+//! turns here; across replicas, a `version` compare-and-set on the row catches what a
+//! process-local lock cannot.
 
 use std::{
     collections::HashMap,
