@@ -19,8 +19,6 @@ const TEXT_LIMIT: usize = 18_000;
 const TOO_FAST: i64 = 130_101;
 /// DingTalk's throttle after 130101.
 const PENALTY: Duration = Duration::from_secs(600);
-/// `errcode` -1: system busy.
-const BUSY: i64 = -1;
 
 /// The `sign` of a DingTalk request before URL encoding:
 /// `base64(HMAC-SHA256(key = secret, msg = "{timestamp_ms}\n{secret}"))`.
@@ -61,35 +59,8 @@ impl Dingtalk {
                 Ok(a) => a,
                 Err(o) => return o,
             };
-        if !answer.status.is_success() {
-            return answer.status_outcome();
-        }
-        let json = match answer.json("errcode") {
-            Ok(j) => j,
-            Err(o) => return o,
-        };
-        let status = Some(answer.status.as_u16());
-        match json.get("errcode").and_then(serde_json::Value::as_i64) {
-            Some(0) => Outcome::Delivered { status, answer: answer.short() },
-            Some(TOO_FAST) => Outcome::Retry {
-                status,
-                answer: answer.short(),
-                error: "errcode 130101: sending too fast".into(),
-                after: Some(PENALTY),
-                rate_limited: true,
-            },
-            Some(BUSY) => Outcome::Retry {
-                status,
-                answer: answer.short(),
-                error: "errcode -1: busy".into(),
-                after: None,
-                rate_limited: false,
-            },
-            // 310000 (sign, keyword or IP check failed), 300001 (token unknown), 400102
-            // (robot stopped), …: nothing changes until someone fixes the configuration.
-            Some(code) => Outcome::Failed { status, answer: answer.short(), error: format!("errcode {code}") },
-            None => Outcome::Failed { status, answer: answer.short(), error: "no errcode in the answer".into() },
-        }
+        // 310000 (sign, keyword or IP check failed), 300001 (token unknown), 400102 (robot stopped), …: permanent.
+        answer.errcode_outcome(TOO_FAST, "errcode 130101: sending too fast", PENALTY)
     }
 }
 

@@ -52,6 +52,42 @@ impl Answer {
         }
     }
 
+    /// The outcome of a group robot's answer that reports success inside the body as `errcode`
+    /// (WeCom, DingTalk): 0 delivered; `too_fast` (the provider's rate limit, `too_fast_error`
+    /// describing it) retried after `penalty`; -1 (busy) retried on the schedule; any other code
+    /// permanent — bad keys and invalid messages do not change until someone fixes them.
+    pub(crate) fn errcode_outcome(&self, too_fast: i64, too_fast_error: &str, penalty: Duration) -> Outcome {
+        /// The system-busy code both robots document.
+        const BUSY: i64 = -1;
+        if !self.status.is_success() {
+            return self.status_outcome();
+        }
+        let json = match self.json("errcode") {
+            Ok(j) => j,
+            Err(o) => return o,
+        };
+        let status = Some(self.status.as_u16());
+        match json.get("errcode").and_then(serde_json::Value::as_i64) {
+            Some(0) => Outcome::Delivered { status, answer: self.short() },
+            Some(code) if code == too_fast => Outcome::Retry {
+                status,
+                answer: self.short(),
+                error: too_fast_error.to_owned(),
+                after: Some(penalty),
+                rate_limited: true,
+            },
+            Some(BUSY) => Outcome::Retry {
+                status,
+                answer: self.short(),
+                error: "errcode -1: busy".into(),
+                after: None,
+                rate_limited: false,
+            },
+            Some(code) => Outcome::Failed { status, answer: self.short(), error: format!("errcode {code}") },
+            None => Outcome::Failed { status, answer: self.short(), error: "no errcode in the answer".into() },
+        }
+    }
+
     /// The body as JSON, or a permanent failure naming what was expected.
     pub(crate) fn json(&self, expected: &str) -> Result<serde_json::Value, Outcome> {
         serde_json::from_str(&self.body).map_err(|_| Outcome::Failed {

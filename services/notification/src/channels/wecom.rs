@@ -15,8 +15,6 @@ const MARKDOWN_LIMIT: usize = 4096;
 const TOO_FAST: i64 = 45009;
 /// Throttle after 45009: the robot's window is one minute.
 const PENALTY: Duration = Duration::from_secs(60);
-/// `errcode` -1: system busy.
-const BUSY: i64 = -1;
 
 /// A robot.
 #[derive(Debug)]
@@ -37,33 +35,7 @@ impl Wecom {
             Ok(a) => a,
             Err(o) => return o,
         };
-        if !answer.status.is_success() {
-            return answer.status_outcome();
-        }
-        let json = match answer.json("errcode") {
-            Ok(j) => j,
-            Err(o) => return o,
-        };
-        let status = Some(answer.status.as_u16());
-        match json.get("errcode").and_then(serde_json::Value::as_i64) {
-            Some(0) => Outcome::Delivered { status, answer: answer.short() },
-            Some(TOO_FAST) => Outcome::Retry {
-                status,
-                answer: answer.short(),
-                error: "errcode 45009: too many messages".into(),
-                after: Some(PENALTY),
-                rate_limited: true,
-            },
-            Some(BUSY) => Outcome::Retry {
-                status,
-                answer: answer.short(),
-                error: "errcode -1: busy".into(),
-                after: None,
-                rate_limited: false,
-            },
-            // 93000 invalid webhook URL (bad key), 40008/40058 invalid message, …: permanent.
-            Some(code) => Outcome::Failed { status, answer: answer.short(), error: format!("errcode {code}") },
-            None => Outcome::Failed { status, answer: answer.short(), error: "no errcode in the answer".into() },
-        }
+        // 93000 invalid webhook URL (bad key), 40008/40058 invalid message, …: permanent.
+        answer.errcode_outcome(TOO_FAST, "errcode 45009: too many messages", PENALTY)
     }
 }
