@@ -32,6 +32,12 @@ echo "==> cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "==> doc tests"
 cargo test --workspace --doc --locked
+# The fault suite's short variant: real processes, every scenario, 200 orders each.
+echo "==> fault suite (koofill chaos --orders 200)"
+cargo build --locked -p koofill-cli
+chaos_db=()
+if [ -n "${KOOFILL_TEST_DATABASE_URL:-}" ]; then chaos_db=(--database-url "$KOOFILL_TEST_DATABASE_URL"); fi
+cargo run --quiet --locked -p koofill-cli -- chaos --orders 200 --outage-secs 5 --settle-secs 90 "${chaos_db[@]}"
 # Last, so that its summary closes the output.
 echo "==> cargo nextest run"
 cargo nextest run --workspace --locked --profile "${NEXTEST_PROFILE:-default}"

@@ -1,5 +1,6 @@
 //! Every metric the Grafana dashboards and the alert rules query is one the services export:
-//! the ingress and a worker are started for real and their `/metrics` scraped.
+//! the ingress, the provisioning, metering and notification workers are started for real and
+//! their `/metrics` scraped.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::{collections::BTreeSet, path::Path};
@@ -70,7 +71,7 @@ async fn every_metric_a_dashboard_or_alert_uses_is_exported() {
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
-    let cfg = koofill_config::load_with_env(None, env).expect("configuration loads");
+    let cfg = koofill_config::load_with_env(None, env.clone()).expect("configuration loads");
     let shutdown = CancellationToken::new();
     let ingress = koofill_ingress::Application::build(&cfg).await.expect("ingress starts");
     let ingress_addr = ingress.local_addr().unwrap();
@@ -102,12 +103,33 @@ async fn every_metric_a_dashboard_or_alert_uses_is_exported() {
         async move { metering.run(stop).await }
     });
 
+    // One channel, so the per-channel series exist (they start at zero for every channel).
+    let outbox_file = std::env::temp_dir().join(format!("koofill-dashboards-{}.jsonl", std::process::id()));
+    let notification_cfg = koofill_config::load_with_env(
+        None,
+        env.iter()
+            .cloned()
+            .chain([
+                ("KOOFILL__NOTIFICATION__CHANNELS__TEAM__KIND".to_owned(), "file".to_owned()),
+                ("KOOFILL__NOTIFICATION__CHANNELS__TEAM__PATH".to_owned(), outbox_file.display().to_string()),
+            ])
+            .collect::<Vec<(String, String)>>(),
+    )
+    .expect("configuration with a channel loads");
+    let notification = koofill_notification::Worker::build(&notification_cfg).await.expect("notification starts");
+    let notification_addr = notification.host().http_addr();
+    let notification_running = tokio::spawn({
+        let stop = shutdown.clone();
+        async move { notification.run(stop).await }
+    });
+
     let http = reqwest::Client::new();
     let mut exposition = String::new();
     for url in [
         format!("http://{ingress_addr}/metrics"),
         format!("http://{worker_addr}/metrics"),
         format!("http://{metering_addr}/metrics"),
+        format!("http://{notification_addr}/metrics"),
     ] {
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
         let text = loop {
@@ -145,6 +167,7 @@ async fn every_metric_a_dashboard_or_alert_uses_is_exported() {
     shutdown.cancel();
     running.await.unwrap().unwrap();
     metering_running.await.unwrap().unwrap();
+    notification_running.await.unwrap().unwrap();
 }
 
 #[test]

@@ -231,7 +231,8 @@ pub enum DomainEvent {
         order_id: OrderId,
         /// The order line.
         order_line_id: OrderLineId,
-        /// `confirm`, `reject`, `deliver`, `complete`, `accept`, `appeal`, `resolve`, `license_activated`.
+        /// `confirm`, `reject`, `deliver`, `complete`, `accept`, `appeal`, `resolve`, `license_activated`,
+        /// `release`.
         action: String,
         /// The state before.
         from: String,

@@ -24,7 +24,9 @@ pub(crate) struct Metrics {
 }
 
 impl Metrics {
-    pub(crate) fn registered(registry: &mut Registry) -> Self {
+    /// Registers the counters, with a zero series for every configured channel and outcome, so
+    /// dashboards and `rate()` see a channel before its first send.
+    pub(crate) fn registered<'a>(registry: &mut Registry, channels: impl IntoIterator<Item = &'a str>) -> Self {
         let m = Self::default();
         registry.register(
             "notification_attempts",
@@ -36,6 +38,14 @@ impl Metrics {
             "Notification deliveries settled by channel and outcome (failed = dead-lettered)",
             m.deliveries.clone(),
         );
+        for channel in channels {
+            for outcome in ["delivered", "retry", "rate_limited", "failed"] {
+                m.attempts.get_or_create(&ChannelOutcome { channel: channel.into(), outcome: outcome.into() });
+            }
+            for outcome in ["delivered", "failed"] {
+                m.deliveries.get_or_create(&ChannelOutcome { channel: channel.into(), outcome: outcome.into() });
+            }
+        }
         m
     }
 

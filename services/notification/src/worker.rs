@@ -80,7 +80,7 @@ impl Worker {
         let clock = options.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let host_options = HostOptions { reconcile_bus: options.reconcile_bus, wait_for: options.wait_for };
         let mut host = HostBuilder::connect(cfg, SERVICE, host_options).await?;
-        let metrics = Metrics::registered(host.registry_mut());
+        let metrics = Metrics::registered(host.registry_mut(), channels.keys().map(String::as_str));
         let settings = DispatchSettings {
             lease: n.lease(),
             send_timeout: n.send_timeout(),

@@ -104,11 +104,13 @@ impl Supervision {
         input: StepInput,
         request_id: &str,
     ) -> Result<cases::Model, SupervisionError> {
-        if action == Action::LicenseActivated {
-            return Err(SupervisionError::Input {
-                field: "action",
-                reason: "license activations come from the license worker".into(),
-            });
+        let reserved = match action {
+            Action::LicenseActivated => Some("license activations come from the license worker"),
+            Action::Release => Some("releases come from the provisioning and license workers"),
+            _ => None,
+        };
+        if let Some(reason) = reserved {
+            return Err(SupervisionError::Input { field: "action", reason: reason.into() });
         }
         if input.actor.trim().is_empty() {
             return Err(SupervisionError::Input { field: "actor", reason: "must name who acts".into() });
@@ -234,7 +236,8 @@ impl Supervision {
         };
         match action {
             Action::Appeal => row.state_before_appeal = Set(Some(from.as_str().to_owned())),
-            Action::Resolve => row.state_before_appeal = Set(None),
+            // A release of an appealed case ends it there: it never returns to that step.
+            Action::Resolve | Action::Release => row.state_before_appeal = Set(None),
             _ => {}
         }
         if let Some(start) = input.actual_start {

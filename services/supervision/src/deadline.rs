@@ -76,7 +76,9 @@ pub enum Effect {
     PauseAll,
     /// Every paused deadline resumes with the time it had left.
     ResumeAll,
-    /// Every open deadline is met (supervision is over).
+    /// Every open deadline ends, recorded as met (supervision is over: completed, or closed by a
+    /// release). Nothing is awaited any more, so none may remind or breach afterwards; the case's
+    /// steps say which way it ended.
     MeetAll,
 }
 
@@ -120,7 +122,7 @@ pub fn on_step(goods: GoodsKind, action: Action, from: CaseState, to: CaseState)
         (_, CaseState::Accepted) => {
             vec![Meet(K::Feedback), Meet(K::HardwareAcceptance), Meet(K::Unaccepted), Start(K::Completion)]
         }
-        (_, CaseState::Completed) => vec![Effect::MeetAll],
+        (_, CaseState::Completed | CaseState::Closed) => vec![Effect::MeetAll],
         _ => Vec::new(),
     }
 }
@@ -184,5 +186,12 @@ mod tests {
         let effects = on_step(GoodsKind::ManualService, Action::Reject, CaseState::Delivered, CaseState::Delivering);
         assert!(effects.contains(&Effect::Meet(DeadlineKind::Feedback)));
         assert!(effects.contains(&Effect::Start(DeadlineKind::Materials)));
+    }
+
+    #[test]
+    fn a_release_ends_every_deadline_even_a_frozen_one() {
+        for from in [CaseState::Delivering, CaseState::Appealed] {
+            assert_eq!(on_step(GoodsKind::Hardware, Action::Release, from, CaseState::Closed), [Effect::MeetAll]);
+        }
     }
 }

@@ -1,5 +1,6 @@
-//! The consumer of `koofill.event.>`: opens cases for supervised order lines and lets a license
-//! activation pass its node. Other events are acknowledged untouched.
+//! The consumer of `koofill.event.>`: opens cases for supervised order lines, lets a license
+//! activation pass its node, and closes the case of a released order (`release.rs`). Other
+//! events are acknowledged untouched.
 
 use chrono::{DateTime, Utc};
 use koofill_bus::consumer::{Delivery, Handler};
@@ -75,6 +76,8 @@ impl Handler for EventHandler {
                 }
             }
             "license.activated" => self.license_activated(env, data(env)?).await,
+            "instance.released" => self.instance_released(env, data(env)?).await,
+            "license.released" => self.license_released(env, data(env)?).await,
             _ => Ok(()),
         };
         match outcome {
@@ -112,6 +115,12 @@ impl EventHandler {
         let opens = facts.order_type.as_deref().is_some_and(|t| OPENING_ORDER_TYPES.contains(&t));
         if goods == GoodsKind::None || !opens {
             tracing::debug!(order_id, order_line_id, goods = goods.as_str(), order_type = ?facts.order_type, "not supervised");
+            return Ok(None);
+        }
+        // The release was handled first (its order notice was retried past it): a case opened now
+        // would chase steps of an order that is gone, and nothing would ever close it.
+        if repo::line_released(&self.supervision.db, order_id, order_line_id).await? {
+            tracing::info!(order_id, order_line_id, "the line's instance is released already; no case");
             return Ok(None);
         }
         Ok(Some((facts, goods)))

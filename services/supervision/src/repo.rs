@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use koofill_store::{
     StoreError,
     entities::{
-        instances, order_lines, orders, supervision_cases as cases, supervision_deadlines as deadlines,
+        instances, licenses, order_lines, orders, supervision_cases as cases, supervision_deadlines as deadlines,
         supervision_reminders as reminders, supervision_steps as steps,
     },
 };
@@ -14,7 +14,7 @@ use sea_orm::{
 };
 use serde_json::Value;
 
-use crate::{SupervisionError, deadline::DeadlineKind};
+use crate::{SupervisionError, deadline::DeadlineKind, state::CaseState};
 
 /// What the order tells about one line: enough to decide on supervision and open its case.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,6 +98,32 @@ pub async fn instance_line<C: ConnectionTrait>(
     instance_id: &str,
 ) -> Result<Option<(String, String)>, SupervisionError> {
     let row = instances::Entity::find_by_id(instance_id.to_owned()).one(db).await.map_err(store)?;
+    Ok(row.and_then(|r| Some((r.order_id?, r.order_line_id?))))
+}
+
+/// Whether provisioning released the instance of an order line.
+pub async fn line_released<C: ConnectionTrait>(
+    db: &C,
+    order_id: &str,
+    order_line_id: &str,
+) -> Result<bool, SupervisionError> {
+    let released = instances::Entity::find()
+        .filter(instances::Column::OrderId.eq(order_id))
+        .filter(instances::Column::OrderLineId.eq(order_line_id))
+        .filter(instances::Column::State.eq(instances::InstanceState::Released))
+        .one(db)
+        .await
+        .map_err(store)?;
+    Ok(released.is_some())
+}
+
+/// `(order_id, order_line_id)` the license worker last recorded for a license code (the order it
+/// was sold with, or its latest renewal).
+pub async fn license_line<C: ConnectionTrait>(
+    db: &C,
+    code: &str,
+) -> Result<Option<(String, String)>, SupervisionError> {
+    let row = licenses::Entity::find_by_id(code.to_owned()).one(db).await.map_err(store)?;
     Ok(row.and_then(|r| Some((r.order_id?, r.order_line_id?))))
 }
 
@@ -355,6 +381,25 @@ pub async fn insert_reminder<C: ConnectionTrait>(
     Ok(inserted == 1)
 }
 
+/// Whether the deadline still runs as it was read (same cycle and due time; not met, breached or
+/// frozen). It writes the row unchanged, so on PostgreSQL it also locks it until the caller's
+/// transaction ends: a step meeting the deadline concurrently either committed before (and this
+/// answers `false`) or waits until the caller is done.
+pub async fn still_running<C: ConnectionTrait>(db: &C, row: &deadlines::Model) -> Result<bool, SupervisionError> {
+    let result = deadlines::Entity::update_many()
+        .col_expr(deadlines::Column::Cycle, row.cycle.into())
+        .filter(deadlines::Column::Id.eq(row.id))
+        .filter(deadlines::Column::Cycle.eq(row.cycle))
+        .filter(deadlines::Column::DueAt.eq(row.due_at))
+        .filter(deadlines::Column::MetAt.is_null())
+        .filter(deadlines::Column::BreachedAt.is_null())
+        .filter(deadlines::Column::PausedAt.is_null())
+        .exec(db)
+        .await
+        .map_err(store)?;
+    Ok(result.rows_affected == 1)
+}
+
 /// Marks the deadline breached unless it changed since it was read; whether it did.
 pub async fn mark_breached<C: ConnectionTrait>(
     db: &C,
@@ -387,10 +432,12 @@ pub async fn list_cases<C: ConnectionTrait>(
     query.all(db).await.map_err(store)
 }
 
-/// Cases not completed: the orders supervision keeps from settlement, longest waiting first.
+/// Cases supervision is not over for: the orders it keeps from settlement, longest waiting
+/// first. A closed case is not among them: its order was released and will never settle.
 pub async fn unsettled<C: ConnectionTrait>(db: &C) -> Result<Vec<cases::Model>, SupervisionError> {
+    let over = [CaseState::Completed, CaseState::Closed].map(CaseState::as_str);
     cases::Entity::find()
-        .filter(cases::Column::State.ne("completed"))
+        .filter(cases::Column::State.is_not_in(over))
         .order_by_asc(cases::Column::PaidAt)
         .order_by_asc(cases::Column::Id)
         .all(db)

@@ -21,9 +21,12 @@ pub enum CaseState {
     Completed,
     /// An appeal (申诉) froze the flow and every timer.
     Appealed,
+    /// The order was released (unsubscribed, 退订, or expired) before supervision completed:
+    /// supervision ended without completion, and nothing will settle.
+    Closed,
 }
 
-const STATES: [CaseState; 8] = [
+const STATES: [CaseState; 9] = [
     CaseState::AwaitingRequirement,
     CaseState::RequirementConfirmed,
     CaseState::RequirementRejected,
@@ -32,6 +35,7 @@ const STATES: [CaseState; 8] = [
     CaseState::Accepted,
     CaseState::Completed,
     CaseState::Appealed,
+    CaseState::Closed,
 ];
 
 impl CaseState {
@@ -46,7 +50,14 @@ impl CaseState {
             Self::Accepted => "accepted",
             Self::Completed => "completed",
             Self::Appealed => "appealed",
+            Self::Closed => "closed",
         }
+    }
+
+    /// Whether supervision is over: completed (the order settles) or closed (it never will).
+    /// No step leaves these states.
+    pub fn is_over(self) -> bool {
+        matches!(self, Self::Completed | Self::Closed)
     }
 
     /// Whether the license activation passes this state's node (everything before delivery).
@@ -75,7 +86,8 @@ impl FromStr for CaseState {
     }
 }
 
-/// Something that happens to a case: an operator's action, or the license activation.
+/// Something that happens to a case: an operator's action, the license activation, or the
+/// release of the order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Action {
     /// The seller confirmed the buyer's requirement.
@@ -95,9 +107,11 @@ pub enum Action {
     Resolve,
     /// The license code was activated through KooGallery's open API: the node passes by itself.
     LicenseActivated,
+    /// The order's instance or license code was released: the case closes, whatever its step.
+    Release,
 }
 
-/// The actions operators take (the license activation is koofill's own).
+/// The actions operators take (the license activation and the release are koofill's own).
 pub const OPERATOR_ACTIONS: [Action; 7] = [
     Action::Confirm,
     Action::Reject,
@@ -120,6 +134,7 @@ impl Action {
             Self::Appeal => "appeal",
             Self::Resolve => "resolve",
             Self::LicenseActivated => "license_activated",
+            Self::Release => "release",
         }
     }
 }
@@ -180,9 +195,11 @@ pub fn next(
         (A::Complete, S::Delivering) => Some(S::Delivered),
         (A::Complete, S::Accepted) => Some(S::Completed),
         (A::Accept, S::Delivered) => Some(S::Accepted),
-        (A::Appeal, s) if s != S::Completed && s != S::Appealed => Some(S::Appealed),
+        (A::Appeal, s) if !s.is_over() && s != S::Appealed => Some(S::Appealed),
         (A::Resolve, S::Appealed) => before_appeal,
         (A::LicenseActivated, s) if s.before_delivery() => Some(S::Delivered),
+        // An appealed case closes too: with the order gone there is nothing left to appeal for.
+        (A::Release, s) if !s.is_over() => Some(S::Closed),
         _ => None,
     };
     to.ok_or(InvalidTransition { action, state })
@@ -207,6 +224,24 @@ mod tests {
         assert_eq!(err.to_string(), "cannot accept a case in state requirement_confirmed (allowed: deliver, appeal)");
         let err = next(CaseState::Completed, Action::Appeal, None).unwrap_err();
         assert_eq!(err.to_string(), "cannot appeal a case in state completed (supervision is over)");
+        let err = next(CaseState::Closed, Action::Confirm, None).unwrap_err();
+        assert_eq!(err.to_string(), "cannot confirm a case in state closed (supervision is over)");
+    }
+
+    #[test]
+    fn a_release_closes_every_case_not_over_and_nothing_leaves_closed() {
+        for state in STATES {
+            let closed = next(state, Action::Release, Some(CaseState::Delivering));
+            if state.is_over() {
+                assert_eq!(closed, Err(InvalidTransition { action: Action::Release, state }));
+            } else {
+                assert_eq!(closed, Ok(CaseState::Closed), "from {state}");
+            }
+        }
+        for action in OPERATOR_ACTIONS.into_iter().chain([Action::LicenseActivated]) {
+            assert!(next(CaseState::Closed, action, Some(CaseState::Delivering)).is_err(), "{action}");
+        }
+        assert!("release".parse::<Action>().is_err(), "operators cannot release");
     }
 
     #[test]

@@ -90,7 +90,11 @@ impl Supervision {
         let Some(mut uow) = UnitOfWork::begin(&self.db, &self.outbox, DEADLINES_CONSUMER, &key).await? else {
             return Ok(false);
         };
-        if !crate::repo::insert_reminder(uow.txn(), row, threshold, self.clock.now()).await? {
+        // The deadline was read before this transaction: a step may have met it since (a release
+        // closing the case, say), and a reminder for what is no longer awaited must not go out.
+        if !crate::repo::still_running(uow.txn(), row).await?
+            || !crate::repo::insert_reminder(uow.txn(), row, threshold, self.clock.now()).await?
+        {
             uow.rollback().await?;
             return Ok(false);
         }

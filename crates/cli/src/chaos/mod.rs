@@ -1,15 +1,19 @@
 //! `koofill chaos`: the fault suite. Real processes (`koofill serve ingress`, `koofill serve
-//! provisioning`), a real `nats-server` with a file store, a real database, the simulator's
-//! open APIs as KooGallery and a fake seller product; faults injected mid-load; then it counts
-//! what a seller cares about: every acknowledged order applied, none applied twice.
+//! provisioning`, `koofill serve metering`), a real `nats-server` with a file store, a real
+//! database, the simulator's open APIs as KooGallery and a fake seller product; faults injected
+//! mid-load; then it counts what a seller cares about: every acknowledged callback and usage
+//! event applied, none applied twice.
 
+mod lag;
 mod load;
+mod ports;
 mod product;
 mod proxy;
 mod system;
+mod usage;
 
 use std::{
-    collections::HashSet,
+    collections::HashMap,
     path::Path,
     sync::{
         Arc,
@@ -27,16 +31,20 @@ use koofill_store::entities::instances::{self, InstanceState};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use self::{
-    load::Sent,
+    load::{Plan, Sent},
     product::Product,
     proxy::Proxy,
     system::{Database, Nats, Service},
+    usage::UsageSent,
 };
+
+/// The bearer token of `POST /v1/usage` in the suite.
+const USAGE_TOKEN: &str = "chaos-usage-token-0123456789";
 
 /// One fault.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Scenario {
-    /// The provisioning worker `SIGKILL`ed twice and the ingress once, mid-load.
+    /// Each worker process `SIGKILL`ed twice and the ingress once, mid-load.
     Crash,
     /// nats-server `SIGKILL`ed and restarted on the same store mid-load.
     BrokerRestart,
@@ -83,7 +91,8 @@ pub struct ChaosArgs {
     /// Scenarios to run (default: all).
     #[arg(long, value_enum, value_delimiter = ',')]
     pub scenario: Vec<Scenario>,
-    /// newInstance callbacks per scenario.
+    /// Orders per scenario (each opened, then renewed, frozen, frozen and unfrozen, or released,
+    /// in equal parts), and as many usage events.
     #[arg(long, default_value_t = 10_000)]
     pub orders: usize,
     /// Callbacks in flight at once.
@@ -111,8 +120,16 @@ pub struct ChaosArgs {
 #[derive(Debug, Default)]
 struct Row {
     scenario: &'static str,
+    /// Orders acknowledged through their whole plan.
     acknowledged: usize,
+    /// Of those, in the state the plan leads to.
     applied: usize,
+    /// Usage events acknowledged (`202`), distinct.
+    usage_events: usize,
+    /// Whether the windows hold exactly their sum.
+    usage_exact: bool,
+    /// The most messages the consumers were behind at once.
+    peak_lag: u64,
     lost: usize,
     duplicates: usize,
     dead_letters: u64,
@@ -160,8 +177,19 @@ pub async fn run(args: ChaosArgs) -> anyhow::Result<()> {
 
 fn print_table(rows: &[Row]) {
     println!(
-        "{:<16} {:>8} {:>8} {:>5} {:>10} {:>7} {:>6} {:>6} {:>9}  note",
-        "scenario", "acked", "applied", "lost", "duplicate", "dlq", ">5 s", "non-200", "settle"
+        "{:<16} {:>7} {:>7} {:>7} {:>6} {:>5} {:>9} {:>4} {:>5} {:>7} {:>8} {:>8}  note",
+        "scenario",
+        "orders",
+        "applied",
+        "usage",
+        "exact",
+        "lost",
+        "duplicate",
+        "dlq",
+        ">5 s",
+        "non-200",
+        "settle",
+        "peak lag"
     );
     for r in rows {
         if let Some(why) = r.skipped {
@@ -170,17 +198,20 @@ fn print_table(rows: &[Row]) {
         }
         let settle = r.settle.map_or_else(|| "never".to_owned(), |d| format!("{:.1} s", d.as_secs_f64()));
         println!(
-            "{:<16} {:>8} {:>8} {:>5} {:>10} {:>7} {:>6} {:>7} {:>9}  {}",
+            "{:<16} {:>7} {:>7} {:>7} {:>6} {:>5} {:>9} {:>4} {:>5} {:>7} {:>8} {:>8}  {}",
             r.scenario,
             r.acknowledged,
             r.applied,
+            r.usage_events,
+            if r.usage_exact { "yes" } else { "NO" },
             r.lost,
             r.duplicates,
             r.dead_letters,
             r.over_5s,
             r.non_200,
             settle,
-            r.note
+            r.peak_lag,
+            r.note.trim()
         );
     }
 }
@@ -220,22 +251,30 @@ async fn run_one(scenario: Scenario, args: &ChaosArgs, dir: &Path) -> anyhow::Re
     let keys = SimKeys::new(system::BASIC_KEY).with_access_key(system::AK, system::SK);
     let sim = Simulator::start(SimConfig::for_keys(&keys)).await.context("starting the simulator")?;
     let product = Product::start().await?;
-    let free = || std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr());
-    let (ingress_addr, worker_addr) = (free()?, free()?);
+    let free = || ports::free_port().map(|p| std::net::SocketAddr::from(([127, 0, 0, 1], p)));
+    let (ingress_addr, worker_addr, metering_addr) = (free()?, free()?, free()?);
     let mut env = system::service_env(&nats_url, &database.url(), &sim.base_url(), &product, ingress_addr, worker_addr);
+    env.insert("KOOFILL__METERING__API_TOKEN".to_owned(), USAGE_TOKEN.to_owned());
     if !cluster.is_empty() {
         env.insert("KOOFILL__NATS__REPLICAS".to_owned(), "3".to_owned());
     }
+    let mut metering_env = env.clone();
+    metering_env.insert("KOOFILL__WORKER__LISTEN".to_owned(), metering_addr.to_string());
     let mut ingress = Service::start("ingress", env.clone(), dir.join("ingress.log"))?;
     let mut worker = Service::start("provisioning", env, dir.join("provisioning.log"))?;
+    let mut metering = Service::start("metering", metering_env, dir.join("metering.log"))?;
+    let lag = lag::LagSampler::start(nats.addr());
     // Faults hit a system at work, not one still starting.
-    wait_ready(ingress_addr).await?;
-    wait_ready(worker_addr).await?;
+    wait_ready(&mut ingress, ingress_addr).await?;
+    wait_ready(&mut worker, worker_addr).await?;
+    wait_ready(&mut metering, metering_addr).await?;
 
     // The orders, known to the simulator's query order (except the poison one).
     let orders: Vec<String> =
         (0..args.orders).map(|i| format!("CHAOS{:04}{:02}{i:07}", args.seed % 10_000, scenario as u8)).collect();
-    let poison = (scenario == Scenario::Poison).then(|| orders[orders.len() / 2].clone());
+    // Halfway, on an order whose plan is to be opened only (a frozen or released poison order
+    // would be answered 000003 by the ingress, which knows it only as failed).
+    let poison = (scenario == Scenario::Poison).then(|| orders[orders.len() / 2 / 5 * 5].clone());
     let now = chrono::Utc::now();
     for order in &orders {
         if Some(order) == poison.as_ref() {
@@ -261,11 +300,23 @@ async fn run_one(scenario: Scenario, args: &ChaosArgs, dir: &Path) -> anyhow::Re
             .context("the callback sender")?;
     let progress = Arc::new(AtomicU64::new(0));
     let patience = Duration::from_secs(args.settle_secs.max(60));
+    let renew_to = load::renewed_expiry(now);
     let load = {
-        let (sender, orders, progress) = (sender.clone(), orders.clone(), Arc::clone(&progress));
+        let (sender, orders, progress, renew_to) =
+            (sender.clone(), orders.clone(), Arc::clone(&progress), renew_to.clone());
         let concurrency = args.concurrency;
-        tokio::spawn(async move { load::send_orders(&sender, &orders, concurrency, patience, progress).await })
+        tokio::spawn(
+            async move { load::send_orders(&sender, &orders, concurrency, patience, &renew_to, progress).await },
+        )
     };
+    let usage_load = tokio::spawn(usage::send_usage(
+        format!("http://{ingress_addr}/v1/usage"),
+        USAGE_TOKEN,
+        args.orders,
+        args.seed,
+        patience,
+        Arc::clone(&progress),
+    ));
     let bad_input = (scenario == Scenario::BadInput)
         .then(|| tokio::spawn(bad_requests(sender.clone(), orders.iter().take(200).cloned().collect())));
 
@@ -277,10 +328,12 @@ async fn run_one(scenario: Scenario, args: &ChaosArgs, dir: &Path) -> anyhow::Re
     match scenario {
         Scenario::Crash => {
             worker.kill_and_restart().await?;
+            metering.kill_and_restart().await?;
             wait_progress(&progress, at(0.5)).await;
             ingress.kill_and_restart().await?;
             wait_progress(&progress, at(0.6)).await;
             worker.kill_and_restart().await?;
+            metering.kill_and_restart().await?;
         }
         Scenario::BrokerRestart => nats.kill_and_restart(Duration::from_secs(2)).await?,
         Scenario::Partition => {
@@ -303,6 +356,7 @@ async fn run_one(scenario: Scenario, args: &ChaosArgs, dir: &Path) -> anyhow::Re
     }
     let fault_ended = Instant::now();
     let sent: Sent = load.await.context("the load")?;
+    let used: UsageSent = usage_load.await.context("the usage load")?;
     if let Some(bad) = bad_input {
         let (refused, accepted, server_errors) = bad.await.context("the bad requests")?;
         row.bad_accepted = accepted;
@@ -310,35 +364,69 @@ async fn run_one(scenario: Scenario, args: &ChaosArgs, dir: &Path) -> anyhow::Re
         row.note = format!(" {refused} bad requests refused, {accepted} accepted, {server_errors} 5xx;");
     }
     row.acknowledged = sent.acknowledged.len();
+    row.usage_events = used.acknowledged.len();
     row.over_5s = sent.over_5s;
-    row.non_200 = sent.non_200;
+    row.non_200 += sent.non_200 + used.server_errors + used.refused;
     if !sent.unacknowledged.is_empty() {
-        row.note.push_str(&format!(" {} never acknowledged;", sent.unacknowledged.len()));
+        row.note.push_str(&format!(" {} orders never acknowledged;", sent.unacknowledged.len()));
+    }
+    if used.unacknowledged_batches > 0 {
+        row.note.push_str(&format!(" {} usage batches never acknowledged;", used.unacknowledged_batches));
     }
 
-    // Settle: every acknowledged order (but the poison one) active, exactly once.
-    let expected: HashSet<String> = sent
-        .acknowledged
-        .iter()
-        .filter(|(order, _)| Some(order) != poison.as_ref())
-        .map(|(_, instance)| instance.clone())
-        .collect();
+    // Settle: every acknowledged order (but the poison one) in the state its plan leads to, and
+    // every acknowledged usage event counted in a window exactly once.
+    let expected: Vec<&load::Done> = sent.acknowledged.iter().filter(|d| Some(&d.order) != poison.as_ref()).collect();
+    let usage_expected = usage::total(used.acknowledged.values()).context("the usage sum overflowed")?;
     let db = koofill_store::connect(&database.url()).await.context("reading the results")?;
     let deadline = Instant::now() + Duration::from_secs(args.settle_secs);
-    loop {
-        let active = active_instances(&db).await?;
-        row.applied = expected.iter().filter(|i| active.contains(*i)).count();
-        if row.applied == expected.len() {
-            row.settle = Some(fault_ended.elapsed().saturating_sub(Duration::ZERO));
-            break;
+    let (applied, counted) = loop {
+        let instances = instance_states(&db).await?;
+        let applied = expected.iter().filter(|d| reached_plan(d, &instances, &renew_to)).count();
+        let counted = usage_counted(&db).await?;
+        if applied == expected.len() && counted >= usage_expected {
+            row.settle = Some(fault_ended.elapsed());
+            break (applied, counted);
         }
         if Instant::now() > deadline {
-            break;
+            break (applied, counted);
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    row.applied = applied;
+    row.usage_exact = counted == usage_expected;
+    row.lost = expected.len() - applied;
+    // An instance koofill calls open (or frozen) that the product was never asked to create is
+    // lost too. A released one may rightly never have been created: a release handled before its
+    // create (the create waiting out a fault) leaves a tombstone, and the create is skipped.
+    let created = product.created_instances();
+    let never_created: Vec<&str> = expected
+        .iter()
+        .filter(|d| d.plan != Plan::Release && !created.contains(&d.instance))
+        .map(|d| d.instance.as_str())
+        .collect();
+    if !never_created.is_empty() {
+        row.lost += never_created.len();
+        row.note.push_str(&format!(
+            " {} instances never created at the product (e.g. {});",
+            never_created.len(),
+            never_created.iter().take(3).copied().collect::<Vec<_>>().join(", ")
+        ));
     }
-    row.lost = expected.len() - row.applied;
-    row.duplicates = product.duplicate_creates();
+    if counted < usage_expected {
+        row.lost += 1;
+        row.settle = None;
+    }
+    row.duplicates = product.duplicate_steps() + usize::from(counted > usage_expected);
+    row.note.push_str(&format!(
+        " usage counted {} of {} ({} events, {} sent with repeats);",
+        counted.to_plain(),
+        usage_expected.to_plain(),
+        used.acknowledged.len(),
+        used.events_sent
+    ));
+    row.peak_lag = lag.peak();
+    drop(lag);
     let js = async_nats::jetstream::new(async_nats::connect(nats.addr().to_string()).await?);
     drop(cluster);
     row.dead_letters = stream_messages(&js, "KOOFILL_DLQ").await;
@@ -358,14 +446,17 @@ async fn run_one(scenario: Scenario, args: &ChaosArgs, dir: &Path) -> anyhow::Re
 
     ingress.stop().await;
     worker.stop().await;
+    metering.stop().await;
     sim.shutdown().await;
     drop(db);
     database.drop_database().await;
     Ok(row)
 }
 
-async fn wait_ready(addr: std::net::SocketAddr) -> anyhow::Result<()> {
-    let http = reqwest::Client::new();
+/// Waits for `service` to answer `/readyz` on `addr`; fails at once, with its log's end, when
+/// the process exits instead.
+async fn wait_ready(service: &mut Service, addr: std::net::SocketAddr) -> anyhow::Result<()> {
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(2)).build()?;
     // Generous: a 3-node cluster creates its R3 streams first, on a machine that may be busy.
     let deadline = Instant::now() + Duration::from_secs(120);
     while Instant::now() < deadline {
@@ -373,6 +464,9 @@ async fn wait_ready(addr: std::net::SocketAddr) -> anyhow::Result<()> {
             && r.status().is_success()
         {
             return Ok(());
+        }
+        if let Some(why) = service.exited() {
+            anyhow::bail!("{why}");
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -412,13 +506,46 @@ async fn wait_progress(progress: &AtomicU64, target: u64) {
     }
 }
 
-async fn active_instances(db: &sea_orm::DatabaseConnection) -> anyhow::Result<HashSet<String>> {
-    let rows = instances::Entity::find()
-        .filter(instances::Column::State.eq(InstanceState::Active))
+/// Every instance's state and expiry.
+async fn instance_states(
+    db: &sea_orm::DatabaseConnection,
+) -> anyhow::Result<HashMap<String, (InstanceState, Option<chrono::DateTime<chrono::Utc>>)>> {
+    let rows = instances::Entity::find().all(db).await.context("reading instances")?;
+    Ok(rows.into_iter().map(|r| (r.instance_id, (r.state, r.expire_time))).collect())
+}
+
+/// Whether an order's instance is where its plan leads: open, renewed to `renew_to`, frozen,
+/// unfrozen or released.
+fn reached_plan(
+    done: &load::Done,
+    instances: &HashMap<String, (InstanceState, Option<chrono::DateTime<chrono::Utc>>)>,
+    renew_to: &str,
+) -> bool {
+    let Some((state, expiry)) = instances.get(&done.instance) else { return false };
+    match done.plan {
+        Plan::Open | Plan::FreezeUnfreeze => *state == InstanceState::Active,
+        Plan::Renew => {
+            *state == InstanceState::Active
+                && expiry.is_some_and(|e| koofill_model::time::format_compact14(e) == renew_to)
+        }
+        Plan::Freeze => *state == InstanceState::Frozen,
+        Plan::Release => *state == InstanceState::Released,
+    }
+}
+
+/// The usage counted in the windows of the suite's usage instances (billable or not).
+async fn usage_counted(db: &sea_orm::DatabaseConnection) -> anyhow::Result<koofill_model::usage::Quantity> {
+    use koofill_store::entities::usage_windows;
+    let rows = usage_windows::Entity::find()
+        .filter(usage_windows::Column::InstanceId.starts_with(usage::INSTANCE_PREFIX))
         .all(db)
         .await
-        .context("reading instances")?;
-    Ok(rows.into_iter().map(|r| r.instance_id).collect())
+        .context("reading usage windows")?;
+    rows.iter().try_fold(koofill_model::usage::Quantity::ZERO, |sum, w| {
+        let total = koofill_model::usage::Quantity::parse(&w.total)
+            .map_err(|e| anyhow::anyhow!("window {}@{}: {e}", w.instance_id, w.window_begin))?;
+        sum.checked_add(total).context("the usage sum overflowed")
+    })
 }
 
 async fn stream_messages(js: &async_nats::jetstream::Context, name: &str) -> u64 {

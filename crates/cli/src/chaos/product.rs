@@ -1,6 +1,10 @@
 //! The seller's product, played by the fault suite: a Standard Webhooks endpoint that records
-//! every `instance.create` it receives, so duplicates (the same instance created under two
-//! idempotency keys) can be counted.
+//! every create, renewal and release it receives, so duplicates (the same instance created,
+//! renewed or released under two idempotency keys) can be counted.
+//!
+//! Freeze and unfreeze are not counted: they are target-state operations, and koofill tells the
+//! product the target state again on purpose when a later call finds it already reached in its
+//! own records (see the provisioning worker's `reached`).
 
 use std::{
     collections::{HashMap, HashSet},
@@ -14,11 +18,14 @@ use serde_json::{Value, json};
 /// What the product saw.
 #[derive(Debug, Default)]
 pub struct Seen {
-    /// Per instance: the distinct `webhook-id`s of its creates.
-    pub creates: HashMap<String, HashSet<String>>,
+    /// Per (step, instance): the distinct `webhook-id`s of its once-only steps.
+    pub steps: HashMap<(String, String), HashSet<String>>,
     /// Every call, retries included.
     pub calls: u64,
 }
+
+/// The steps that happen at most once per instance in the suite's load.
+const ONCE_ONLY: [&str; 3] = ["instance.create", "instance.renew", "instance.release"];
 
 /// The running product.
 #[derive(Debug, Clone)]
@@ -35,10 +42,10 @@ async fn hook(State(seen): State<Arc<Mutex<Seen>>>, headers: HeaderMap, body: By
     let instance = call["data"]["instanceId"].as_str().or_else(|| call["data"]["instance_id"].as_str());
     if let Ok(mut seen) = seen.lock() {
         seen.calls += 1;
-        if kind == "instance.create"
+        if ONCE_ONLY.contains(&kind)
             && let Some(instance) = instance
         {
-            seen.creates.entry(instance.to_owned()).or_default().insert(id);
+            seen.steps.entry((kind.to_owned(), instance.to_owned())).or_default().insert(id);
         }
     }
     json!({"appInfo": {"frontEndUrl": "https://product.example/t", "userName": "admin", "password": "pw"}}).to_string()
@@ -58,13 +65,21 @@ impl Product {
         Ok(Self { url: format!("http://{addr}/hooks"), seen })
     }
 
-    /// Instances created under more than one idempotency key.
-    pub fn duplicate_creates(&self) -> usize {
-        self.seen.lock().map(|s| s.creates.values().filter(|ids| ids.len() > 1).count()).unwrap_or(0)
+    /// Creates, renewals and releases received under more than one idempotency key.
+    pub fn duplicate_steps(&self) -> usize {
+        self.seen.lock().map(|s| s.steps.values().filter(|ids| ids.len() > 1).count()).unwrap_or(0)
+    }
+
+    /// Every instance the product was asked to create.
+    pub fn created_instances(&self) -> std::collections::HashSet<String> {
+        self.seen
+            .lock()
+            .map(|s| s.steps.keys().filter(|(kind, _)| kind == "instance.create").map(|(_, i)| i.clone()).collect())
+            .unwrap_or_default()
     }
 
     /// Instances created at all.
     pub fn created(&self) -> usize {
-        self.seen.lock().map(|s| s.creates.len()).unwrap_or(0)
+        self.seen.lock().map(|s| s.steps.keys().filter(|(kind, _)| kind == "instance.create").count()).unwrap_or(0)
     }
 }

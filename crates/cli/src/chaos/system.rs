@@ -14,7 +14,7 @@ use anyhow::Context;
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use tokio::process::{Child, Command};
 
-use super::{product::Product, proxy::Proxy};
+use super::{ports::free_port, product::Product, proxy::Proxy};
 use crate::wait_for;
 
 /// The keys the suite plays KooGallery with.
@@ -42,10 +42,6 @@ struct ClusterNode {
     name: String,
     cluster_port: u16,
     routes: String,
-}
-
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
 impl Nats {
@@ -254,6 +250,15 @@ impl Service {
             let _ = child.wait().await;
         }
         self.spawn()
+    }
+
+    /// Why it is not running, when it has exited: its exit status and the end of its log.
+    pub fn exited(&mut self) -> Option<String> {
+        let status = self.child.as_mut()?.try_wait().ok()??;
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let tail: Vec<&str> = log.lines().rev().take(12).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        Some(format!("koofill serve {} exited ({status}); the end of its log:\n{}", self.role, tail.join("\n")))
     }
 
     /// Stops it.

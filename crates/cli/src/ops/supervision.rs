@@ -18,7 +18,7 @@ pub enum SupervisionCommand {
     /// List cases with their next deadline.
     List {
         /// Only cases in this state (awaiting_requirement, requirement_confirmed, requirement_rejected,
-        /// delivering, delivered, accepted, completed, appealed).
+        /// delivering, delivered, accepted, completed, appealed, closed).
         #[arg(long)]
         state: Option<CaseState>,
         /// Only cases with a deadline due within this span (`7d`, `12 hours`, `1 month`).

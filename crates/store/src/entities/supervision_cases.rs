@@ -18,7 +18,7 @@ pub struct Model {
     /// `data_file`; it decides which deadlines apply.
     pub goods: String,
     /// `awaiting_requirement`, `requirement_confirmed`, `requirement_rejected`, `delivering`, `delivered`,
-    /// `accepted`, `completed` or `appealed`.
+    /// `accepted`, `completed`, `appealed` or `closed` (released before completion).
     pub state: String,
     /// While appealed: the state the resolution returns to.
     pub state_before_appeal: Option<String>,

@@ -9,7 +9,7 @@ mod m0005_notification;
 mod m0006_supervision;
 mod m0007_metering;
 
-use sea_orm::{DatabaseConnection, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
 use sea_orm_migration::{MigrationTrait, MigratorTrait};
 
 use crate::StoreError;
@@ -32,7 +32,11 @@ impl MigratorTrait for Migrator {
     }
 }
 
-/// Applies every pending migration; a no-op when the schema is current.
+/// The PostgreSQL advisory lock key migrations hold (`koofill` in ASCII).
+const MIGRATION_LOCK: i64 = 0x006b_6f6f_6669_6c6c;
+
+/// Applies every pending migration; a no-op when the schema is current. Safe to run from many
+/// processes at once.
 ///
 /// # Errors
 /// [`StoreError`] when the database cannot be reached or a migration fails.
@@ -46,7 +50,15 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), StoreError> {
         Migrator::up(&txn, None).await?;
         txn.commit().await?;
     } else {
-        Migrator::up(db, None).await?;
+        // Every service migrates at start, so replicas starting together race to create the
+        // same tables ("duplicate key value violates unique constraint pg_type_typname_nsp_index").
+        // One transaction-scoped advisory lock serialises them: the first migrates, the others
+        // wait, then find nothing pending. The lock ends with the transaction, also when the
+        // process dies.
+        let txn = db.begin().await?;
+        txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")).await?;
+        Migrator::up(&txn, None).await?;
+        txn.commit().await?;
     }
     Ok(())
 }

@@ -64,6 +64,26 @@ async fn migrations_apply_once_and_are_recorded() {
     assert_eq!(koofill_store::applied(&conn).await.unwrap(), expected, "every migration applied once, in order");
 }
 
+/// Every service migrates at start; replicas of a first deploy start together.
+#[tokio::test]
+async fn services_starting_together_migrate_once_without_failing() {
+    let db = TestDb::fresh().await;
+    let mut starts = Vec::new();
+    for _ in 0..4 {
+        let url = db.url().to_owned();
+        starts.push(tokio::spawn(async move {
+            let conn = koofill_store::connect(&url).await.unwrap();
+            koofill_store::migrate(&conn).await
+        }));
+    }
+    for start in starts {
+        start.await.unwrap().expect("a concurrent migration succeeds");
+    }
+    let conn = koofill_store::connect(db.url()).await.unwrap();
+    let applied = koofill_store::applied(&conn).await.unwrap();
+    assert_eq!(applied.len(), <koofill_store::Migrator as MigratorTrait>::migrations().len());
+}
+
 #[tokio::test]
 async fn request_times_are_stored_and_read_back() {
     let (_db, conn) = fresh().await;

@@ -4,7 +4,9 @@
 #![allow(clippy::unwrap_used)]
 
 mod admin;
+mod crash;
 mod deadlines;
 mod flow;
+mod release;
 mod scope;
 mod support;

@@ -9,7 +9,10 @@ use futures::StreamExt;
 use koofill_bus::{Publisher, names};
 use koofill_model::{DomainEvent, Envelope};
 use koofill_store::{
-    entities::{order_lines, orders},
+    entities::{
+        instances::{self, InstanceState},
+        licenses, order_lines, orders,
+    },
     sea_orm::{ActiveModelTrait, Set},
 };
 use koofill_supervision::{BuildOptions, CaseDetail, ManualClock, StepInput, Supervision, Worker, state::Action};
@@ -37,6 +40,7 @@ pub struct TestSup {
     pub _db: TestDb,
     pub worker: Worker,
     pub clock: ManualClock,
+    pub cfg: koofill_config::Config,
     publisher: Publisher,
 }
 
@@ -62,15 +66,82 @@ impl TestSup {
         cfg.supervision.products.insert(MANUAL.into(), GoodsKind::ManualService);
         cfg.supervision.products.insert(LICENSE.into(), GoodsKind::License);
         cfg.supervision.skus.insert(format!("{HARDWARE}-SKU"), GoodsKind::Hardware);
-        let clock = ManualClock::new(t0());
+        Self::on(nats, db, cfg, ManualClock::new(t0())).await
+    }
+
+    /// A worker on `nats` and `db`, timed by `clock`.
+    async fn on(nats: TestNats, db: TestDb, cfg: koofill_config::Config, clock: ManualClock) -> Self {
         let options = BuildOptions { clock: Some(Arc::new(clock.clone())), ..BuildOptions::default() };
         let worker = Worker::build(&cfg, options).await.expect("worker builds");
         let publisher = Publisher::new(worker.host().bus().js.clone(), Duration::from_secs(2));
-        Self { _nats: nats, _db: db, worker, clock, publisher }
+        Self { _nats: nats, _db: db, worker, clock, cfg, publisher }
     }
 
     pub fn sup(&self) -> &Supervision {
         self.worker.supervision()
+    }
+
+    /// The worker killed and started again: the old one is dropped without a shutdown (no last
+    /// relay round, nothing it fetched is acknowledged), and a fresh one connects to the same
+    /// nats-server and database, with the same clock.
+    pub async fn restart(self) -> Self {
+        let Self { _nats, _db, worker, clock, cfg, publisher } = self;
+        drop((worker, publisher));
+        Self::on(_nats, _db, cfg, clock).await
+    }
+
+    /// Handles until nothing is left: the worker consumes its own `supervision.*` events too,
+    /// which its relay publishes at the end of each drain.
+    pub async fn settle(&self) {
+        while self.worker.drain().await.unwrap() > 0 {}
+    }
+
+    /// The instance row provisioning records for `{order_id}-1`, as `state`.
+    pub async fn record_instance(&self, instance_id: &str, order_id: &str, state: InstanceState) {
+        let now = Utc::now();
+        instances::ActiveModel {
+            instance_id: Set(instance_id.into()),
+            order_id: Set(Some(order_id.into())),
+            order_line_id: Set(Some(format!("{order_id}-1"))),
+            state: Set(state),
+            test: Set(false),
+            released_before_create: Set(false),
+            version: Set(1),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(self.sup().db())
+        .await
+        .unwrap();
+    }
+
+    /// The license row the license worker records for a code sold with `{order_id}-1`.
+    pub async fn record_license(&self, code: &str, order_id: &str) {
+        let now = Utc::now();
+        licenses::ActiveModel {
+            code: Set(code.into()),
+            order_id: Set(Some(order_id.into())),
+            order_line_id: Set(Some(format!("{order_id}-1"))),
+            product_id: Set(None),
+            status: Set("released".into()),
+            expire_time: Set(None),
+            test: Set(false),
+            released_before_known: Set(false),
+            status_requested_at: Set(None),
+            expiry_requested_at: Set(None),
+            activated_at: Set(None),
+            activation_announced: Set(false),
+            kg_status: Set(None),
+            checked_at: Set(None),
+            check_due: Set(false),
+            version: Set(1),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }
+        .insert(self.sup().db())
+        .await
+        .unwrap();
     }
 
     /// The rows provisioning records for an order (what query order said).
