@@ -63,13 +63,13 @@ impl MeteringMetrics {
         // Every series a dashboard or alert reads exists from the start, at zero: `rate()` and
         // `increase()` then see the first event, and a missing series never hides a problem.
         for outcome in ["counted", "late", "duplicate", "late_unbilled", "rejected"] {
-            metrics.events.get_or_create(&OutcomeLabels { outcome: outcome.into() });
+            drop(metrics.events.get_or_create(&OutcomeLabels { outcome: outcome.into() }));
         }
         for state in crate::ledger::State::ALL {
-            metrics.windows.get_or_create(&StateLabels { state: state.as_str().into() });
+            drop(metrics.windows.get_or_create(&StateLabels { state: state.as_str().into() }));
         }
-        metrics.pushes.get_or_create(&CodeLabels { code: "MKT.0000".into() });
-        metrics.records.get_or_create(&CodeLabels { code: "accepted".into() });
+        drop(metrics.pushes.get_or_create(&CodeLabels { code: "MKT.0000".into() }));
+        drop(metrics.records.get_or_create(&CodeLabels { code: "accepted".into() }));
         metrics
     }
 
