@@ -54,6 +54,8 @@ pub enum Source {
     Events(String),
     /// `KOOFILL_USAGE`: usage batches (`<prefix>.usage.>`).
     Usage,
+    /// `KOOFILL_DLQ`: every dead letter (`<prefix>.dlq.>`), read to tell people, not to redrive.
+    DeadLetters,
 }
 
 impl Source {
@@ -62,6 +64,7 @@ impl Source {
             Self::Inbound(family) => (names::stream(prefix, names::INBOUND), names::inbound_family(prefix, *family)),
             Self::Events(filter) => (names::stream(prefix, names::EVENTS), names::event(prefix, filter)),
             Self::Usage => (names::stream(prefix, names::USAGE), names::usage(prefix, ">")),
+            Self::DeadLetters => (names::stream(prefix, names::DLQ), names::dlq(prefix, ">")),
         }
     }
 }

@@ -2,7 +2,9 @@
 //! (architecture §6).
 //!
 //! Consumes: the durable consumer `notification` on `<prefix>.event.>` (every domain event),
-//! decoded as `Envelope<serde_json::Value>` so that a new event type needs no change here.
+//! decoded as `Envelope<serde_json::Value>` so that a new event type needs no change here, and
+//! `notification_dlq` on `<prefix>.dlq.>`, which announces every dead letter as a `dlq.message`
+//! event ([`handler::DeadLetterHandler`]). Rules with `digest_secs` batch events ([`digest`]).
 //!
 //! Tables owned (crate `koofill-store`): `notification_deliveries` (`UNIQUE(event_id,
 //! channel_id)`) and `notification_attempts`; shared: `inbox`.
@@ -34,6 +36,7 @@
 
 pub mod channels;
 pub mod clock;
+pub mod digest;
 pub mod dispatch;
 mod error;
 pub mod handler;
@@ -46,4 +49,4 @@ mod worker;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{NotificationError, StartError};
-pub use worker::{BuildOptions, CONSUMER, SERVICE, Worker, dev_catch_all, run};
+pub use worker::{BuildOptions, CONSUMER, DLQ_CONSUMER, SERVICE, Worker, dev_catch_all, run};

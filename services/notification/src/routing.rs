@@ -1,5 +1,6 @@
 //! Which channels an event goes to: the union of the channels of every `[[notification.rules]]`
-//! it matches, each channel once (the first matching rule's template wins for that channel).
+//! it matches, each channel once (the first matching rule's template and digest period win for
+//! that channel).
 
 use koofill_config::{NotificationConfig, RuleConfig};
 use serde_json::Value;
@@ -11,6 +12,8 @@ pub struct Target {
     pub channel: String,
     /// A named template, or `None` for the built-in one of the event type.
     pub template: Option<String>,
+    /// The digest period in seconds when the rule batches its events.
+    pub digest_secs: Option<u64>,
 }
 
 /// The routing rules.
@@ -31,7 +34,11 @@ impl Router {
         for rule in self.rules.iter().filter(|r| matches(r, event_type, test, data)) {
             for channel in &rule.channels {
                 if !targets.iter().any(|t| &t.channel == channel) {
-                    targets.push(Target { channel: channel.clone(), template: rule.template.clone() });
+                    targets.push(Target {
+                        channel: channel.clone(),
+                        template: rule.template.clone(),
+                        digest_secs: rule.digest_secs,
+                    });
                 }
             }
         }
@@ -92,6 +99,7 @@ mod tests {
             tenants: vec![],
             channels: channels.iter().map(|s| (*s).to_owned()).collect(),
             template: None,
+            digest_secs: None,
         }
     }
 

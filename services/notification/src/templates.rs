@@ -113,6 +113,22 @@ pub fn builtin(event: EventView<'_>, language: Language, console_url: Option<&st
     Rendered { title, body: lines.join("\n") }
 }
 
+/// One line of a digest: the event's title and what it is about (instance, order, or the event).
+pub fn digest_line(event: EventView<'_>, language: Language) -> String {
+    let title = builtin(event, language, None).title;
+    let field = |name: &str| event.data.get(name).and_then(scalar);
+    let about = field("instance_id").or_else(|| field("order_id")).unwrap_or_else(|| event.event_id.to_owned());
+    format!("{title} · {about}")
+}
+
+/// The title of a digest of `count` events.
+pub fn digest_title(count: u64, language: Language) -> String {
+    match language {
+        Language::Zh => format!("koofill 汇总：{count} 条事件"),
+        Language::En => format!("koofill digest: {count} event{}", if count == 1 { "" } else { "s" }),
+    }
+}
+
 /// A configured template: `{name}` becomes the event's field of that name, or `type`,
 /// `event_id`, `test`, `console_url`; unknown names become empty.
 pub fn custom(template: &TemplateConfig, event: EventView<'_>, console_url: Option<&str>) -> Rendered {

@@ -14,7 +14,7 @@ use crate::{
     Clock, StartError, SystemClock,
     channels::Channel,
     dispatch::{ChannelRuntime, DispatchSettings, Dispatcher},
-    handler::EventHandler,
+    handler::{DeadLetterHandler, EventHandler},
     metrics::Metrics,
 };
 
@@ -22,6 +22,9 @@ use crate::{
 pub const SERVICE: &str = "koofill-notification";
 /// The durable consumer (and inbox consumer name).
 pub const CONSUMER: &str = "notification";
+/// The durable consumer of the dead-letter stream: every dead letter becomes a `dlq.message`
+/// event for the routing rules.
+pub const DLQ_CONSUMER: &str = "notification_dlq";
 
 /// Options that are not configuration keys.
 #[derive(Debug, Clone, Default)]
@@ -89,8 +92,10 @@ impl Worker {
         };
         let dispatcher = Arc::new(Dispatcher::new(host.db().clone(), channels, Arc::clone(&clock), &settings, metrics));
         let handler =
-            EventHandler::new(n, host.db().clone(), host.outbox().clone(), CONSUMER, clock, dispatcher.waker());
-        host.consumer(CONSUMER, Source::Events(">".into()), handler).await?;
+            |clock| EventHandler::new(n, host.db().clone(), host.outbox().clone(), CONSUMER, clock, dispatcher.waker());
+        let (events, letters) = (handler(Arc::clone(&clock)), handler(clock));
+        host.consumer(CONSUMER, Source::Events(">".into()), events).await?;
+        host.consumer(DLQ_CONSUMER, Source::DeadLetters, DeadLetterHandler::new(letters, DLQ_CONSUMER)).await?;
         Ok(Self { host: host.build()?, dispatcher, grace: cfg.shutdown.grace() })
     }
 
@@ -181,6 +186,7 @@ pub fn dev_catch_all(cfg: &mut NotificationConfig, state_dir: &Path) -> bool {
         tenants: Vec::new(),
         channels: vec!["dev-log".into()],
         template: None,
+        digest_secs: None,
     });
     true
 }

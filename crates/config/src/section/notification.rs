@@ -8,8 +8,13 @@
 //! secret_file = "/run/secrets/dingtalk"                           # SEC...
 //!
 //! [[notification.rules]]
-//! events = ["instance.failed", "instance.frozen"]
+//! events = ["instance.failed", "instance.frozen", "dlq.*"]
 //! channels = ["ops-dingtalk"]
+//!
+//! [[notification.rules]]                # one message an hour listing every usage event
+//! events = ["usage.*"]
+//! channels = ["ops-dingtalk"]
+//! digest_secs = 3600
 //! ```
 
 use std::{collections::BTreeMap, path::PathBuf, time::Duration};
@@ -139,7 +144,17 @@ pub struct RuleConfig {
     /// A template of `notification.templates` instead of the built-in one for the event type.
     #[serde(default)]
     pub template: Option<String>,
+    /// Batch the matching events into one message per channel every this many seconds (a
+    /// digest: one line per event, sent when the period ends), for high-volume events such as
+    /// `usage.*` or `instance.renewed`. Unset: one message per event. Between 60 and 86400.
+    #[serde(default)]
+    pub digest_secs: Option<u64>,
 }
+
+/// Shortest digest period.
+pub const DIGEST_SECS_MIN: u64 = 60;
+/// Longest digest period (a day).
+pub const DIGEST_SECS_MAX: u64 = 86_400;
 
 /// A message template: `{name}` is replaced by the event's field of that name (`order_id`,
 /// `instance_id`, `expire_time`, …) or by `type`, `event_id`, `test`, `console_url`.
@@ -235,6 +250,14 @@ impl NotificationConfig {
                 return Err(ConfigError::invalid(
                     &format!("{key}.channels"),
                     format!("names {unknown:?}, which is not a key of notification.channels"),
+                ));
+            }
+            if let Some(secs) = rule.digest_secs
+                && !(DIGEST_SECS_MIN..=DIGEST_SECS_MAX).contains(&secs)
+            {
+                return Err(ConfigError::invalid(
+                    &format!("{key}.digest_secs"),
+                    format!("must be between {DIGEST_SECS_MIN} and {DIGEST_SECS_MAX} seconds, got {secs}"),
                 ));
             }
             if let Some(t) = &rule.template
@@ -354,6 +377,7 @@ mod tests {
             tenants: vec![],
             channels: channels.iter().map(|c| (*c).to_owned()).collect(),
             template: None,
+            digest_secs: None,
         }
     }
 
@@ -396,6 +420,7 @@ mod tests {
             ("notification.rules[0].channels", |c| c.rules[0].channels.push("nobody".into())),
             ("notification.rules[0].template", |c| c.rules[0].template = Some("nothing".into())),
             ("notification.rules[0].events", |c| c.rules[0].events.clear()),
+            ("notification.rules[0].digest_secs", |c| c.rules[0].digest_secs = Some(5)),
         ];
         let valid = || NotificationConfig {
             channels: [
