@@ -70,29 +70,37 @@ impl NonceCache {
 
     /// Records `nonce` for `channel` (`basic`, `kit`, `v1`); returns `false` if it was seen before.
     ///
-    /// Nonces are arbitrary strings, so the key is a hash (KV keys allow few characters).
+    /// Nonces are arbitrary strings, so the key is a hash (KV keys allow few characters). The
+    /// value is a token of this claim: a first write that timed out while the connection was down
+    /// stays in the client's outgoing buffer and can land after the connection is back, before
+    /// the retry. The retry then finds the key taken — by this very request. Reading the token
+    /// back tells the two apart, so a request is never refused as a replay of itself.
     ///
     /// # Errors
     /// [`BusError::JetStream`] when the bucket cannot be written.
     pub async fn claim(&self, channel: &str, nonce: &str) -> Result<bool, BusError> {
         let key = format!("{channel}.{}", hex::encode(Sha256::digest(nonce.as_bytes())));
-        match self.try_claim(&key).await {
+        let token = bytes::Bytes::from(hex::encode(rand::random::<[u8; 16]>()));
+        match self.try_claim(&key, &token).await {
             Err(first) => {
                 // Recreate the bucket if it vanished (memory storage after a server restart), then
                 // try once more; if it was there all along the creation is a no-op.
                 if self.js.get_or_create_stream(self.stream_config.clone()).await.is_err() {
                     return Err(first);
                 }
-                self.try_claim(&key).await
+                self.try_claim(&key, &token).await
             }
             ok => ok,
         }
     }
 
-    async fn try_claim(&self, key: &str) -> Result<bool, BusError> {
-        match self.store.create(key, bytes::Bytes::new()).await {
+    async fn try_claim(&self, key: &str, token: &bytes::Bytes) -> Result<bool, BusError> {
+        match self.store.create(key, token.clone()).await {
             Ok(_) => Ok(true),
-            Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => Ok(false),
+            Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => {
+                let holder = self.store.get(key).await.map_err(|e| BusError::js("read nonce claim", e))?;
+                Ok(holder.as_ref() == Some(token))
+            }
             Err(e) => Err(BusError::js("claim nonce", e)),
         }
     }

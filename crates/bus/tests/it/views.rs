@@ -70,3 +70,78 @@ async fn the_nonce_bucket_comes_back_after_a_server_restart() {
     assert_eq!(claimed, Some(true));
     assert!(!nonces.claim("basic", "after-restart").await.unwrap());
 }
+
+/// A TCP proxy that can stall: while stalled it forwards nothing either way, and what it read
+/// waits — a network that holds packets and then heals, so a write the client gave up on still
+/// reaches the server afterwards.
+struct StallProxy {
+    addr: std::net::SocketAddr,
+    stalled: std::sync::Arc<tokio::sync::watch::Sender<bool>>,
+}
+
+impl StallProxy {
+    async fn start(target: std::net::SocketAddr) -> Self {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stalled = std::sync::Arc::new(tokio::sync::watch::channel(false).0);
+        let accepting = std::sync::Arc::clone(&stalled);
+        tokio::spawn(async move {
+            while let Ok((inbound, _)) = listener.accept().await {
+                let Ok(outbound) = tokio::net::TcpStream::connect(target).await else { continue };
+                let (in_read, in_write) = inbound.into_split();
+                let (out_read, out_write) = outbound.into_split();
+                for (mut from, mut to, mut gate) in [
+                    (
+                        Box::new(in_read) as Box<dyn tokio::io::AsyncRead + Send + Unpin>,
+                        Box::new(out_write) as Box<dyn tokio::io::AsyncWrite + Send + Unpin>,
+                        accepting.subscribe(),
+                    ),
+                    (Box::new(out_read), Box::new(in_write), accepting.subscribe()),
+                ] {
+                    tokio::spawn(async move {
+                        let mut buf = vec![0u8; 64 * 1024];
+                        loop {
+                            let Ok(n) = from.read(&mut buf).await else { return };
+                            if n == 0 || gate.wait_for(|stalled| !*stalled).await.is_err() {
+                                return;
+                            }
+                            if to.write_all(&buf[..n]).await.is_err() {
+                                return;
+                            }
+                        }
+                    });
+                }
+            }
+        });
+        Self { addr, stalled }
+    }
+}
+
+/// A claim whose first write times out while the network holds it, and lands once the network
+/// heals — before the claim's retry — is this request's own write, not a replay: the answer is a
+/// success or an error (`000005`), never "nonce already used" (`000001`).
+#[tokio::test]
+async fn a_claim_whose_own_late_write_landed_first_is_not_a_replay() {
+    let (nats, bus) = bus().await;
+    let target: std::net::SocketAddr = format!("127.0.0.1:{}", nats.port()).parse().unwrap();
+    let proxy = StallProxy::start(target).await;
+    let timeout = std::time::Duration::from_millis(500);
+    let through = koofill_bus::connect(&format!("nats://{}", proxy.addr), PREFIX, "stall", timeout, timeout, true)
+        .await
+        .expect("connects through the proxy");
+    let nonces = NonceCache::open(&through.js, PREFIX).await.unwrap();
+    assert!(nonces.claim("basic", "warm-up").await.unwrap());
+
+    proxy.stalled.send_replace(true);
+    let claiming = tokio::spawn(async move { nonces.claim("basic", "held-by-the-network").await });
+    // The first write times out (500 ms); the network heals while the claim recovers.
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    proxy.stalled.send_replace(false);
+    let answer = claiming.await.unwrap();
+    assert!(!matches!(answer, Ok(false)), "the request's own write was taken for a replay");
+
+    // The nonce is taken now, and a real replay is still refused, from any replica.
+    let other = NonceCache::open(&bus.js, PREFIX).await.unwrap();
+    assert!(!other.claim("basic", "held-by-the-network").await.unwrap());
+}
