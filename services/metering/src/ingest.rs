@@ -7,7 +7,7 @@
 //! is `open`: when the scheduler closed it in between, the batch is redone, and its late events
 //! go to the next open window.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use koofill_bus::consumer::{Delivery, Handler};
@@ -17,9 +17,8 @@ use koofill_store::{
     OutboxSignal, UnitOfWork,
     entities::{metering_instances, usage_events, usage_windows},
     sea_orm::{
-        ActiveValue::Set,
-        ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, QueryFilter,
-        sea_query::{Expr, OnConflict},
+        ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend,
+        EntityTrait, QueryFilter, Statement, TryInsertResult, Value, sea_query::OnConflict,
     },
 };
 
@@ -94,39 +93,55 @@ impl UsageHandler {
         let now = Utc::now();
         let mut work = Work { txn: uow.txn(), cycle: self.cycle, windows: HashMap::new(), releases: HashMap::new() };
         let mut outcome = BatchOutcome::default();
-        for (index, event) in batch.events.iter().enumerate() {
-            let quantity = match checked(event, index, now) {
-                Some(q) => q,
-                None => {
+        let valid: Vec<(&UsageEvent, Quantity)> = batch
+            .events
+            .iter()
+            .enumerate()
+            .filter_map(|(index, event)| {
+                let quantity = checked(event, index, now);
+                if quantity.is_none() {
                     outcome.rejected += 1;
-                    continue;
                 }
-            };
+                quantity.map(|q| (event, q))
+            })
+            .collect();
+        // Every window the batch's events fall in, read at once.
+        work.prefetch(
+            valid.iter().map(|(e, _)| (e.instance_id.as_str(), window::window_of(e.occurred_at, self.cycle).0)),
+        )
+        .await?;
+        let mut placed = Vec::with_capacity(valid.len());
+        let mut rows = Vec::with_capacity(valid.len());
+        let mut in_batch = HashSet::with_capacity(valid.len());
+        for (event, quantity) in valid {
+            if !in_batch.insert((event.instance_id.as_str(), event.event_id.as_str())) {
+                outcome.duplicates += 1; // twice in this very batch
+                continue;
+            }
             let placement = work.place(event).await?;
             let (window_begin, disposition) = match placement {
                 Placement::Window { begin, late } => (Some(begin), if late { "late" } else { "counted" }),
                 Placement::LateUnbilled => (None, "late_unbilled"),
             };
-            let row = usage_events::ActiveModel {
-                instance_id: Set(event.instance_id.clone()),
-                event_id: Set(event.event_id.clone()),
-                usage_value: Set(quantity.to_plain()),
-                occurred_at: Set(event.occurred_at),
-                window_begin: Set(window_begin),
-                disposition: Set(disposition.to_owned()),
-                received_at: Set(now),
-            };
-            let inserted = usage_events::Entity::insert(row)
-                .on_conflict(
-                    OnConflict::columns([usage_events::Column::InstanceId, usage_events::Column::EventId])
-                        .do_nothing()
-                        .to_owned(),
-                )
-                .exec_without_returning(work.txn)
-                .await
-                .map_err(koofill_store::StoreError::from)?;
-            if inserted == 0 {
-                outcome.duplicates += 1;
+            let key = (event.instance_id.clone(), event.event_id.clone());
+            rows.push((
+                key,
+                usage_events::ActiveModel {
+                    instance_id: Set(event.instance_id.clone()),
+                    event_id: Set(event.event_id.clone()),
+                    usage_value: Set(quantity.to_plain()),
+                    occurred_at: Set(event.occurred_at),
+                    window_begin: Set(window_begin),
+                    disposition: Set(disposition.to_owned()),
+                    received_at: Set(now),
+                },
+            ));
+            placed.push((event, quantity, placement));
+        }
+        let inserted = insert_new(work.txn, rows).await?;
+        for (event, quantity, placement) in placed {
+            if !inserted.contains(&(event.instance_id.clone(), event.event_id.clone())) {
+                outcome.duplicates += 1; // seen in an earlier batch
                 continue;
             }
             match placement {
@@ -144,6 +159,55 @@ impl UsageHandler {
         uow.commit().await?;
         Ok(outcome)
     }
+}
+
+/// Rows per multi-row statement (7 values each: far below both backends' parameter limits).
+const ROWS_PER_STATEMENT: usize = 500;
+
+/// Inserts the events' rows, skipping those seen before; returns the keys actually inserted.
+///
+/// PostgreSQL says which rows it inserted (`RETURNING`, read-committed replicas may race on a
+/// key). SQLite has one connection, so nothing can come between reading which keys exist and
+/// inserting the others.
+async fn insert_new(
+    txn: &DatabaseTransaction,
+    rows: Vec<((String, String), usage_events::ActiveModel)>,
+) -> Result<HashSet<(String, String)>, MeteringError> {
+    let postgres = txn.get_database_backend() == DbBackend::Postgres;
+    // Keys in one order, as for the windows: two batches sharing events wait, never deadlock.
+    let mut rows = rows;
+    rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let mut inserted = HashSet::with_capacity(rows.len());
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let (keys, chunk): (Vec<(String, String)>, Vec<_>) = rows.by_ref().take(ROWS_PER_STATEMENT).unzip();
+        let insert = usage_events::Entity::insert_many(chunk)
+            .on_conflict(
+                OnConflict::columns([usage_events::Column::InstanceId, usage_events::Column::EventId])
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .do_nothing();
+        if postgres {
+            let result = insert.exec_with_returning_keys(txn).await.map_err(koofill_store::StoreError::from)?;
+            if let TryInsertResult::Inserted(keys) = result {
+                inserted.extend(keys);
+            }
+        } else {
+            let existing: HashSet<(String, String)> = usage_events::Entity::find()
+                .filter(usage_events::Column::InstanceId.is_in(keys.iter().map(|(i, _)| i.as_str())))
+                .filter(usage_events::Column::EventId.is_in(keys.iter().map(|(_, e)| e.as_str())))
+                .all(txn)
+                .await
+                .map_err(koofill_store::StoreError::from)?
+                .into_iter()
+                .map(|r| (r.instance_id, r.event_id))
+                .collect();
+            insert.exec_without_returning(txn).await.map_err(koofill_store::StoreError::from)?;
+            inserted.extend(keys.into_iter().filter(|k| !existing.contains(k)));
+        }
+    }
+    Ok(inserted)
 }
 
 fn is_contention(e: &MeteringError) -> bool {
@@ -173,6 +237,23 @@ struct Slot {
     total: Quantity,
     events: i64,
     changed: bool,
+}
+
+impl Slot {
+    fn stored(w: usage_windows::Model) -> Result<Self, MeteringError> {
+        Ok(Slot {
+            end: w.window_end,
+            total: Quantity::parse(&w.total)
+                .map_err(|e| MeteringError::Corrupt(format!("usage_windows.total: {e}")))?,
+            events: w.events,
+            stored: Some(w),
+            changed: false,
+        })
+    }
+
+    fn new(end: DateTime<Utc>) -> Self {
+        Slot { stored: None, end, total: Quantity::ZERO, events: 0, changed: false }
+    }
 }
 
 struct Work<'a> {
@@ -207,28 +288,44 @@ impl Work<'_> {
         }
     }
 
+    /// Reads the windows at `keys` in a few statements (instead of one read per window), so
+    /// [`Work::place`] finds them cached; windows not stored yet are cached as new.
+    async fn prefetch<'k>(
+        &mut self,
+        keys: impl Iterator<Item = (&'k str, DateTime<Utc>)>,
+    ) -> Result<(), MeteringError> {
+        let wanted: HashSet<(&str, DateTime<Utc>)> = keys.collect();
+        let instances: Vec<&str> = wanted.iter().map(|(i, _)| *i).collect::<HashSet<_>>().into_iter().collect();
+        let begins: Vec<DateTime<Utc>> = wanted.iter().map(|(_, b)| *b).collect::<HashSet<_>>().into_iter().collect();
+        for chunk in instances.chunks(ROWS_PER_STATEMENT) {
+            let stored = usage_windows::Entity::find()
+                .filter(usage_windows::Column::InstanceId.is_in(chunk.iter().copied()))
+                .filter(usage_windows::Column::WindowBegin.is_in(begins.iter().copied()))
+                .all(self.txn)
+                .await
+                .map_err(koofill_store::StoreError::from)?;
+            for w in stored {
+                let key = (w.instance_id.clone(), w.window_begin);
+                self.windows.insert(key, Slot::stored(w)?);
+            }
+        }
+        for (instance_id, begin) in wanted {
+            self.windows
+                .entry((instance_id.to_owned(), begin))
+                .or_insert_with(|| Slot::new(begin + window::length(self.cycle)));
+        }
+        Ok(())
+    }
+
     async fn load(&self, instance_id: &str, begin: DateTime<Utc>) -> Result<Slot, MeteringError> {
         let stored = usage_windows::Entity::find_by_id((instance_id.to_owned(), begin))
             .one(self.txn)
             .await
             .map_err(koofill_store::StoreError::from)?;
-        Ok(match stored {
-            Some(w) => Slot {
-                end: w.window_end,
-                total: Quantity::parse(&w.total)
-                    .map_err(|e| MeteringError::Corrupt(format!("usage_windows.total: {e}")))?,
-                events: w.events,
-                stored: Some(w),
-                changed: false,
-            },
-            None => Slot {
-                stored: None,
-                end: begin + window::length(self.cycle),
-                total: Quantity::ZERO,
-                events: 0,
-                changed: false,
-            },
-        })
+        match stored {
+            Some(w) => Slot::stored(w),
+            None => Ok(Slot::new(begin + window::length(self.cycle))),
+        }
     }
 
     async fn released_at(&mut self, instance_id: &str) -> Result<Option<DateTime<Utc>>, MeteringError> {
@@ -255,58 +352,128 @@ impl Work<'_> {
     }
 
     /// Writes every changed window: new ones inserted (a concurrent insert is a conflict), known
-    /// ones updated only if nobody changed them since they were read and they are still open.
+    /// ones updated only if nobody changed them since they were read and they are still open —
+    /// a few multi-row statements whatever the number of windows.
     async fn write(&self, now: DateTime<Utc>) -> Result<(), MeteringError> {
-        for ((instance_id, begin), slot) in self.windows.iter().filter(|(_, s)| s.changed) {
-            match &slot.stored {
-                None => {
-                    let row = usage_windows::ActiveModel {
-                        instance_id: Set(instance_id.clone()),
-                        window_begin: Set(*begin),
-                        window_end: Set(slot.end),
-                        cycle: Set(self.cycle.as_str().to_owned()),
-                        total: Set(slot.total.to_string()),
-                        events: Set(slot.events),
-                        state: Set(State::Open.as_str().to_owned()),
-                        reason: Set(None),
-                        metering_sn: Set(None),
-                        record_begin: Set(None),
-                        record_end: Set(None),
-                        record_time: Set(None),
-                        usage_value: Set(None),
-                        push_attempts: Set(0),
-                        last_push_at: Set(None),
-                        pushed_at: Set(None),
-                        verdict_at: Set(None),
-                        version: Set(0),
-                        created_at: Set(now),
-                        updated_at: Set(now),
-                    };
-                    usage_windows::Entity::insert(row)
-                        .exec_without_returning(self.txn)
-                        .await
-                        .map_err(koofill_store::StoreError::from)?;
-                }
-                Some(stored) => {
-                    use usage_windows::Column as C;
-                    let updated = usage_windows::Entity::update_many()
-                        .col_expr(C::Total, Expr::value(slot.total.to_string()))
-                        .col_expr(C::Events, Expr::value(slot.events))
-                        .col_expr(C::Version, Expr::value(stored.version + 1))
-                        .col_expr(C::UpdatedAt, Expr::value(now))
-                        .filter(C::InstanceId.eq(instance_id.as_str()))
-                        .filter(C::WindowBegin.eq(*begin))
-                        .filter(C::Version.eq(stored.version))
-                        .filter(C::State.eq(State::Open.as_str()))
-                        .exec(self.txn)
-                        .await
-                        .map_err(koofill_store::StoreError::from)?;
-                    if updated.rows_affected == 0 {
-                        return Err(MeteringError::Contended(format!("{instance_id}@{begin}")));
-                    }
-                }
+        let mut changed: Vec<(&(String, DateTime<Utc>), &Slot)> =
+            self.windows.iter().filter(|(_, s)| s.changed).collect();
+        // One order for every transaction: concurrent batches then wait for each other's rows
+        // instead of deadlocking over them.
+        changed.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        let created: Vec<usage_windows::ActiveModel> = changed
+            .iter()
+            .filter(|(_, slot)| slot.stored.is_none())
+            .map(|((instance_id, begin), slot)| usage_windows::ActiveModel {
+                instance_id: Set(instance_id.clone()),
+                window_begin: Set(*begin),
+                window_end: Set(slot.end),
+                cycle: Set(self.cycle.as_str().to_owned()),
+                total: Set(slot.total.to_string()),
+                events: Set(slot.events),
+                state: Set(State::Open.as_str().to_owned()),
+                reason: Set(None),
+                metering_sn: Set(None),
+                record_begin: Set(None),
+                record_end: Set(None),
+                record_time: Set(None),
+                usage_value: Set(None),
+                push_attempts: Set(0),
+                last_push_at: Set(None),
+                pushed_at: Set(None),
+                verdict_at: Set(None),
+                version: Set(0),
+                created_at: Set(now),
+                updated_at: Set(now),
+            })
+            .collect();
+        let mut created = created.into_iter().peekable();
+        while created.peek().is_some() {
+            // 20 values a row: 100 rows stay far below both backends' parameter limits.
+            let chunk: Vec<_> = created.by_ref().take(100).collect();
+            usage_windows::Entity::insert_many(chunk)
+                .exec_without_returning(self.txn)
+                .await
+                .map_err(koofill_store::StoreError::from)?;
+        }
+        let updated: Vec<WindowUpdate<'_>> = changed
+            .iter()
+            .filter_map(|((instance_id, begin), slot)| {
+                slot.stored.as_ref().map(|stored| WindowUpdate {
+                    instance_id,
+                    begin: *begin,
+                    total: slot.total.to_string(),
+                    events: slot.events,
+                    version: stored.version,
+                })
+            })
+            .collect();
+        for chunk in updated.chunks(ROWS_PER_STATEMENT) {
+            let statement = cas_update(self.txn.get_database_backend(), chunk, now);
+            let result = self.txn.execute(statement).await.map_err(koofill_store::StoreError::from)?;
+            if result.rows_affected() != chunk.len() as u64 {
+                // A window closed or changed since it was read: redo the batch.
+                let first = chunk.first().map(|u| format!("{}@{}", u.instance_id, u.begin)).unwrap_or_default();
+                return Err(MeteringError::Contended(first));
             }
         }
         Ok(())
     }
+}
+
+/// A known window's new total, written only over the version it was read at.
+struct WindowUpdate<'a> {
+    instance_id: &'a str,
+    begin: DateTime<Utc>,
+    total: String,
+    events: i64,
+    version: i64,
+}
+
+/// One `UPDATE … FROM (VALUES …)` for many windows, each row guarded by its version and the
+/// `open` state; the caller compares the rows affected with the rows sent.
+fn cas_update(backend: DbBackend, rows: &[WindowUpdate<'_>], now: DateTime<Utc>) -> Statement {
+    let mut values: Vec<Value> = vec![now.into(), State::Open.as_str().into()];
+    let mut tuples = Vec::with_capacity(rows.len());
+    for row in rows {
+        let n = values.len();
+        let p = |i: usize| match backend {
+            DbBackend::Postgres => format!("${}", n + i),
+            _ => "?".to_owned(),
+        };
+        tuples.push(match backend {
+            DbBackend::Postgres => {
+                format!("({}, {}::timestamptz, {}, {}::bigint, {}::bigint)", p(1), p(2), p(3), p(4), p(5))
+            }
+            _ => format!("({}, {}, {}, {}, {})", p(1), p(2), p(3), p(4), p(5)),
+        });
+        values.extend([
+            row.instance_id.into(),
+            row.begin.into(),
+            row.total.clone().into(),
+            row.events.into(),
+            row.version.into(),
+        ]);
+    }
+    let tuples = tuples.join(", ");
+    let sql = match backend {
+        DbBackend::Postgres => format!(
+            "UPDATE usage_windows AS w SET total = v.total, events = v.events, version = w.version + 1, \
+             updated_at = $1 FROM (VALUES {tuples}) AS v(instance_id, window_begin, total, events, version) \
+             WHERE w.instance_id = v.instance_id AND w.window_begin = v.window_begin \
+             AND w.version = v.version AND w.state = $2"
+        ),
+        // SQLite names the columns of a VALUES list column1, column2, …
+        _ => format!(
+            "UPDATE usage_windows SET total = v.column3, events = v.column4, version = usage_windows.version + 1, \
+             updated_at = ? FROM (VALUES {tuples}) AS v \
+             WHERE usage_windows.instance_id = v.column1 AND usage_windows.window_begin = v.column2 \
+             AND usage_windows.version = v.column5 AND usage_windows.state = ?"
+        ),
+    };
+    // SQLite's `?` are positional in text order: the state comes last there.
+    if backend != DbBackend::Postgres {
+        let state = values.remove(1);
+        values.push(state);
+    }
+    Statement::from_sql_and_values(backend, sql, values)
 }
