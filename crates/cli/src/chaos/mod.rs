@@ -1,5 +1,5 @@
 //! `koofill chaos`: the fault suite. Real processes (`koofill serve ingress`, `koofill serve
-//! provisioning`, `koofill serve metering`), a real `nats-server` with a file store, a real
+//! provisioning`, `koofill serve metering`, `koofill serve notification`), a real `nats-server` with a file store, a real
 //! database, the simulator's open APIs as KooGallery and a fake seller product; faults injected
 //! mid-load; then it counts what a seller cares about: every acknowledged callback and usage
 //! event applied, none applied twice.
@@ -260,14 +260,34 @@ async fn run_one(scenario: Scenario, args: &ChaosArgs, dir: &Path) -> anyhow::Re
     }
     let mut metering_env = env.clone();
     metering_env.insert("KOOFILL__WORKER__LISTEN".to_owned(), metering_addr.to_string());
+    // The notification worker tells the product (its webhook channel) of every opened and
+    // released instance; quick retries and a short lease (a killed sender's claim runs out after
+    // 15 s, not the default 120 s), as the suite measures how fast it catches up.
+    let notification_addr = free()?;
+    let notification_toml = dir.join("notification.toml");
+    std::fs::write(
+        &notification_toml,
+        format!(
+            "[notification]\nlease_secs = 15\nsend_timeout_ms = 5000\n\n[notification.channels.product]\nkind = \"webhook\"\nurl = \"{}\"\nsecret = \"{}\"\n\
+             retry_schedule_secs = [1, 2, 5, 10, 30, 60, 120]\n\n[[notification.rules]]\n\
+             events = [\"instance.active\", \"instance.released\"]\nchannels = [\"product\"]\n",
+            product.notify_url,
+            system::WEBHOOK_SECRET
+        ),
+    )?;
+    let mut notification_env = env.clone();
+    notification_env.insert("KOOFILL__WORKER__LISTEN".to_owned(), notification_addr.to_string());
+    notification_env.insert("KOOFILL_CONFIG".to_owned(), notification_toml.display().to_string());
     let mut ingress = Service::start("ingress", env.clone(), dir.join("ingress.log"))?;
     let mut worker = Service::start("provisioning", env, dir.join("provisioning.log"))?;
     let mut metering = Service::start("metering", metering_env, dir.join("metering.log"))?;
+    let mut notification = Service::start("notification", notification_env, dir.join("notification.log"))?;
     let lag = lag::LagSampler::start(nats.addr());
     // Faults hit a system at work, not one still starting.
     wait_ready(&mut ingress, ingress_addr).await?;
     wait_ready(&mut worker, worker_addr).await?;
     wait_ready(&mut metering, metering_addr).await?;
+    wait_ready(&mut notification, notification_addr).await?;
 
     // The orders, known to the simulator's query order (except the poison one).
     let orders: Vec<String> =
@@ -329,11 +349,13 @@ async fn run_one(scenario: Scenario, args: &ChaosArgs, dir: &Path) -> anyhow::Re
         Scenario::Crash => {
             worker.kill_and_restart().await?;
             metering.kill_and_restart().await?;
+            notification.kill_and_restart().await?;
             wait_progress(&progress, at(0.5)).await;
             ingress.kill_and_restart().await?;
             wait_progress(&progress, at(0.6)).await;
             worker.kill_and_restart().await?;
             metering.kill_and_restart().await?;
+            notification.kill_and_restart().await?;
         }
         Scenario::BrokerRestart => nats.kill_and_restart(Duration::from_secs(2)).await?,
         Scenario::Partition => {
@@ -384,7 +406,8 @@ async fn run_one(scenario: Scenario, args: &ChaosArgs, dir: &Path) -> anyhow::Re
         let instances = instance_states(&db).await?;
         let applied = expected.iter().filter(|d| reached_plan(d, &instances, &renew_to)).count();
         let counted = usage_counted(&db).await?;
-        if applied == expected.len() && counted >= usage_expected {
+        let unnotified = unnotified(&expected, &product);
+        if applied == expected.len() && counted >= usage_expected && unnotified == 0 {
             row.settle = Some(fault_ended.elapsed());
             break (applied, counted);
         }
@@ -417,7 +440,12 @@ async fn run_one(scenario: Scenario, args: &ChaosArgs, dir: &Path) -> anyhow::Re
         row.lost += 1;
         row.settle = None;
     }
-    row.duplicates = product.duplicate_steps() + usize::from(counted > usage_expected);
+    row.duplicates = product.duplicate_steps() + product.duplicate_notices() + usize::from(counted > usage_expected);
+    let unnotified = unnotified(&expected, &product);
+    if unnotified > 0 {
+        row.lost += unnotified;
+        row.note.push_str(&format!(" {unnotified} instances never notified;"));
+    }
     row.note.push_str(&format!(
         " usage counted {} of {} ({} events, {} sent with repeats);",
         counted.to_plain(),
@@ -447,6 +475,7 @@ async fn run_one(scenario: Scenario, args: &ChaosArgs, dir: &Path) -> anyhow::Re
     ingress.stop().await;
     worker.stop().await;
     metering.stop().await;
+    notification.stop().await;
     sim.shutdown().await;
     drop(db);
     database.drop_database().await;
@@ -504,6 +533,19 @@ async fn wait_progress(progress: &AtomicU64, target: u64) {
     while progress.load(Ordering::Relaxed) < target {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// Acknowledged orders whose notification has not reached the product: `instance.released` for
+/// the released ones, `instance.active` for the others.
+fn unnotified(expected: &[&load::Done], product: &Product) -> usize {
+    let (active, released) = (product.notified("instance.active"), product.notified("instance.released"));
+    expected
+        .iter()
+        .filter(|d| match d.plan {
+            Plan::Release => !released.contains(&d.instance),
+            _ => !active.contains(&d.instance),
+        })
+        .count()
 }
 
 /// Every instance's state and expiry.

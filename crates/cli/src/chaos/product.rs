@@ -22,6 +22,8 @@ pub struct Seen {
     pub steps: HashMap<(String, String), HashSet<String>>,
     /// Every call, retries included.
     pub calls: u64,
+    /// Per (event type, instance): the distinct `webhook-id`s of the notifications received.
+    pub notices: HashMap<(String, String), HashSet<String>>,
 }
 
 /// The steps that happen at most once per instance in the suite's load.
@@ -32,6 +34,8 @@ const ONCE_ONLY: [&str; 3] = ["instance.create", "instance.renew", "instance.rel
 pub struct Product {
     /// Where koofill's webhook provisioner posts.
     pub url: String,
+    /// Where the notification worker's webhook channel posts.
+    pub notify_url: String,
     seen: Arc<Mutex<Seen>>,
 }
 
@@ -51,6 +55,17 @@ async fn hook(State(seen): State<Arc<Mutex<Seen>>>, headers: HeaderMap, body: By
     json!({"appInfo": {"frontEndUrl": "https://product.example/t", "userName": "admin", "password": "pw"}}).to_string()
 }
 
+/// The seller's own notification endpoint (the notification worker's `webhook` channel).
+async fn notify(State(seen): State<Arc<Mutex<Seen>>>, headers: HeaderMap, body: Bytes) -> &'static str {
+    let notice: Value = serde_json::from_slice(&body).unwrap_or_default();
+    let id = headers.get("webhook-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let kind = notice["type"].as_str().unwrap_or_default().to_owned();
+    if let (Some(instance), Ok(mut seen)) = (notice["data"]["instance_id"].as_str(), seen.lock()) {
+        seen.notices.entry((kind, instance.to_owned())).or_default().insert(id);
+    }
+    ""
+}
+
 impl Product {
     /// Serves on a free loopback port.
     ///
@@ -60,14 +75,29 @@ impl Product {
         let seen = Arc::new(Mutex::new(Seen::default()));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr: SocketAddr = listener.local_addr()?;
-        let app = Router::new().route("/hooks", post(hook)).with_state(Arc::clone(&seen));
+        let app =
+            Router::new().route("/hooks", post(hook)).route("/notify", post(notify)).with_state(Arc::clone(&seen));
         tokio::spawn(async move { axum::serve(listener, app).await });
-        Ok(Self { url: format!("http://{addr}/hooks"), seen })
+        Ok(Self { url: format!("http://{addr}/hooks"), notify_url: format!("http://{addr}/notify"), seen })
     }
 
     /// Creates, renewals and releases received under more than one idempotency key.
     pub fn duplicate_steps(&self) -> usize {
         self.seen.lock().map(|s| s.steps.values().filter(|ids| ids.len() > 1).count()).unwrap_or(0)
+    }
+
+    /// Instances notified of `event_type` (once or more).
+    pub fn notified(&self, event_type: &str) -> HashSet<String> {
+        self.seen
+            .lock()
+            .map(|s| s.notices.keys().filter(|(kind, _)| kind == event_type).map(|(_, i)| i.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Notifications received under more than one delivery id for the same event type and
+    /// instance (each event type happens at most once per instance in the suite's load).
+    pub fn duplicate_notices(&self) -> usize {
+        self.seen.lock().map(|s| s.notices.values().filter(|ids| ids.len() > 1).count()).unwrap_or(0)
     }
 
     /// Every instance the product was asked to create.
