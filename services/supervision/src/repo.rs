@@ -10,7 +10,8 @@ use koofill_store::{
     },
 };
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, sea_query::OnConflict,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    sea_query::OnConflict,
 };
 use serde_json::Value;
 
@@ -381,6 +382,17 @@ pub async fn insert_reminder<C: ConnectionTrait>(
     Ok(inserted == 1)
 }
 
+/// The deadline row exactly as it was read (same cycle and due time), still running.
+fn running_as_read(row: &deadlines::Model) -> Condition {
+    Condition::all()
+        .add(deadlines::Column::Id.eq(row.id))
+        .add(deadlines::Column::Cycle.eq(row.cycle))
+        .add(deadlines::Column::DueAt.eq(row.due_at))
+        .add(deadlines::Column::MetAt.is_null())
+        .add(deadlines::Column::BreachedAt.is_null())
+        .add(deadlines::Column::PausedAt.is_null())
+}
+
 /// Whether the deadline still runs as it was read (same cycle and due time; not met, breached or
 /// frozen). It writes the row unchanged, so on PostgreSQL it also locks it until the caller's
 /// transaction ends: a step meeting the deadline concurrently either committed before (and this
@@ -388,12 +400,7 @@ pub async fn insert_reminder<C: ConnectionTrait>(
 pub async fn still_running<C: ConnectionTrait>(db: &C, row: &deadlines::Model) -> Result<bool, SupervisionError> {
     let result = deadlines::Entity::update_many()
         .col_expr(deadlines::Column::Cycle, row.cycle.into())
-        .filter(deadlines::Column::Id.eq(row.id))
-        .filter(deadlines::Column::Cycle.eq(row.cycle))
-        .filter(deadlines::Column::DueAt.eq(row.due_at))
-        .filter(deadlines::Column::MetAt.is_null())
-        .filter(deadlines::Column::BreachedAt.is_null())
-        .filter(deadlines::Column::PausedAt.is_null())
+        .filter(running_as_read(row))
         .exec(db)
         .await
         .map_err(store)?;
@@ -408,12 +415,7 @@ pub async fn mark_breached<C: ConnectionTrait>(
 ) -> Result<bool, SupervisionError> {
     let result = deadlines::Entity::update_many()
         .col_expr(deadlines::Column::BreachedAt, at.into())
-        .filter(deadlines::Column::Id.eq(row.id))
-        .filter(deadlines::Column::Cycle.eq(row.cycle))
-        .filter(deadlines::Column::DueAt.eq(row.due_at))
-        .filter(deadlines::Column::MetAt.is_null())
-        .filter(deadlines::Column::BreachedAt.is_null())
-        .filter(deadlines::Column::PausedAt.is_null())
+        .filter(running_as_read(row))
         .exec(db)
         .await
         .map_err(store)?;
