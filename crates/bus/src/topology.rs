@@ -92,11 +92,39 @@ pub fn bucket_configs(prefix: &str, replicas: usize, clock_skew: Duration) -> Ve
     ]
 }
 
+/// Attempts [`ensure`] makes before it gives up.
+const ENSURE_ATTEMPTS: u32 = 6;
+
 /// Creates missing streams and buckets, and reports drift of existing streams.
 ///
+/// A request that times out is tried again, a few times over about 15 seconds: in a JetStream
+/// cluster, creating a replicated stream waits for its peers to agree, and several services
+/// starting together (or a node still catching up) can keep that above one request's timeout. The
+/// steps are idempotent, so a creation that timed out but happened is found by the next try.
+///
 /// # Errors
-/// [`BusError::JetStream`] when the server cannot be asked or refuses a creation.
+/// [`BusError::JetStream`] when the server cannot be asked or refuses a creation, every attempt.
 pub async fn ensure(js: &jetstream::Context, opts: &TopologyOptions) -> Result<TopologyReport, BusError> {
+    let mut delay = std::time::Duration::from_millis(500);
+    let mut attempt = 1;
+    loop {
+        match ensure_once(js, opts).await {
+            Err(e) if e.is_retryable() && attempt < ENSURE_ATTEMPTS => {
+                tracing::warn!(
+                    error = &e as &dyn std::error::Error,
+                    attempt,
+                    "JetStream topology not ensured; trying again"
+                );
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(std::time::Duration::from_secs(4));
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn ensure_once(js: &jetstream::Context, opts: &TopologyOptions) -> Result<TopologyReport, BusError> {
     let mut report = TopologyReport::default();
     for expected in stream_configs(&opts.prefix, opts.replicas) {
         match js.get_stream(&expected.name).await {
