@@ -165,7 +165,11 @@ pub async fn run(args: ChaosArgs) -> anyhow::Result<()> {
     let mut rows = Vec::new();
     for scenario in scenarios {
         eprintln!("==> {} ({} orders)", scenario.name(), args.orders);
-        let row = run_one(scenario, &args, &work.join(scenario.name().replace(' ', "-"))).await?;
+        // A scenario whose system could not be started is a failed row, not the end of the run.
+        let row = match run_one(scenario, &args, &work.join(scenario.name().replace(' ', "-"))).await {
+            Ok(row) => row,
+            Err(e) => Row { scenario: scenario.name(), note: format!("could not run: {e:#}"), ..Row::default() },
+        };
         eprintln!("    {}", if row.ok() { "ok" } else { "FAILED" });
         rows.push(row);
     }
