@@ -27,8 +27,6 @@ use crate::{
 pub const MAX_LINES: u64 = 50;
 /// Event ids a digest's data keeps (for the webhook channel's receivers and for operators).
 const MAX_IDS: usize = 500;
-/// The period when a target carries none (never: routing sets it for digest rules).
-pub const DEFAULT_PERIOD_SECS: u64 = 3_600;
 /// The event type of a digest delivery.
 pub const DIGEST_TYPE: &str = "digest";
 
@@ -66,31 +64,27 @@ pub fn digest_event_id(period_secs: u64, start: i64) -> String {
 pub async fn append(db: &impl ConnectionTrait, entry: &Entry<'_>, now: DateTime<Utc>) -> Result<(), StoreError> {
     let period = i64::try_from(entry.period_secs.max(1)).unwrap_or(i64::MAX);
     let mut start = now.timestamp().div_euclid(period) * period;
-    // A few periods at most: each step ahead means a sender claimed that digest meanwhile.
-    for _ in 0..8 {
+    // A few periods at most: each step ahead means a sender claimed that digest meanwhile, and
+    // each look again means another transaction wrote it (two looks per period at most, mostly).
+    for _ in 0..16 {
         let key = digest_event_id(entry.period_secs, start);
         let existing = deliveries::Entity::find()
             .filter(deliveries::Column::EventId.eq(key.as_str()))
             .filter(deliveries::Column::ChannelId.eq(entry.channel_id))
             .one(db)
             .await?;
+        // `false`: another transaction created or changed it meanwhile; look at it again.
         let done = match existing {
             None => create(db, entry, &key, start, period, now).await?,
             Some(row) if row.state == PENDING => extend(db, entry, &row, now).await?,
-            Some(_) => false,
+            // That one is out (or going out): the next period's.
+            Some(_) => {
+                start += period;
+                false
+            }
         };
         if done {
             return Ok(());
-        }
-        if deliveries::Entity::find()
-            .filter(deliveries::Column::EventId.eq(key.as_str()))
-            .filter(deliveries::Column::ChannelId.eq(entry.channel_id))
-            .filter(deliveries::Column::State.eq(PENDING))
-            .one(db)
-            .await?
-            .is_none()
-        {
-            start += period; // that one is out (or going out): the next period's
         }
     }
     Err(StoreError::Conflict(format!("digest of channel {} kept moving", entry.channel_id)))

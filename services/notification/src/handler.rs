@@ -77,29 +77,30 @@ impl Handler for EventHandler {
 impl EventHandler {
     /// Routes one event and stores its deliveries (or digest lines) with its inbox claim.
     async fn store(&self, id: &str, event_type: &str, test: bool, data: &Value) -> Result<(), NotificationError> {
-        let env = Event { id: id.to_owned(), r#type: event_type.to_owned(), test, data };
-        let targets = self.router.route(&env.r#type, env.test, env.data);
+        let targets = self.router.route(event_type, test, data);
         if targets.is_empty() {
             return Ok(()); // no rule takes it: nothing to remember
         }
-        let Some(uow) = UnitOfWork::begin(&self.db, &self.outbox, self.consumer, &env.id).await? else {
+        let Some(uow) = UnitOfWork::begin(&self.db, &self.outbox, self.consumer, id).await? else {
             return Ok(()); // stored before
         };
-        let view = EventView { event_id: &env.id, event_type: &env.r#type, test: env.test, data: env.data };
-        let console = templates::console_url(&self.console_url_template, env.data);
-        let data = serde_json::to_string(env.data).map_err(NotificationError::Encode)?;
+        let view = EventView { event_id: id, event_type, test, data };
+        let console = templates::console_url(&self.console_url_template, data);
+        let data = serde_json::to_string(data).map_err(NotificationError::Encode)?;
         let (digests, targets): (Vec<_>, Vec<_>) = targets.into_iter().partition(|t| t.digest_secs.is_some());
         let now = self.clock.now();
         for t in &digests {
-            let Some((kind, language)) = self.channels.get(&t.channel) else { continue };
+            let (Some(period_secs), Some((kind, language))) = (t.digest_secs, self.channels.get(&t.channel)) else {
+                continue;
+            };
             let entry = digest::Entry {
                 channel_id: &t.channel,
                 channel_kind: kind,
                 language: *language,
-                period_secs: t.digest_secs.unwrap_or(digest::DEFAULT_PERIOD_SECS),
-                event_id: &env.id,
-                event_type: &env.r#type,
-                test: env.test,
+                period_secs,
+                event_id: id,
+                event_type,
+                test,
                 line: templates::digest_line(view, *language),
             };
             digest::append(uow.txn(), &entry, now).await?;
@@ -114,9 +115,9 @@ impl EventHandler {
                     None => templates::builtin(view, *language, console.as_deref()),
                 };
                 Some(NewDelivery {
-                    event_id: env.id.clone(),
-                    event_type: env.r#type.clone(),
-                    test: env.test,
+                    event_id: id.to_owned(),
+                    event_type: event_type.to_owned(),
+                    test,
                     channel_id: t.channel,
                     channel_kind: (*kind).to_owned(),
                     title: rendered.title,
@@ -130,14 +131,6 @@ impl EventHandler {
         self.dispatcher.notify_one();
         Ok(())
     }
-}
-
-/// The parts of an event the handler reads.
-struct Event<'a> {
-    id: String,
-    r#type: String,
-    test: bool,
-    data: &'a Value,
 }
 
 /// The event type dead letters are announced as.

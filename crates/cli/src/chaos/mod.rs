@@ -406,17 +406,17 @@ async fn run_one(scenario: Scenario, args: &ChaosArgs, dir: &Path) -> anyhow::Re
     let usage_expected = usage::total(used.acknowledged.values()).context("the usage sum overflowed")?;
     let db = koofill_store::connect(&database.url()).await.context("reading the results")?;
     let deadline = Instant::now() + Duration::from_secs(args.settle_secs);
-    let (applied, counted) = loop {
+    let (applied, counted, instances) = loop {
         let instances = instance_states(&db).await?;
         let applied = expected.iter().filter(|d| reached_plan(d, &instances, &renew_to)).count();
         let counted = usage_counted(&db).await?;
         let unnotified = unnotified(&expected, &product);
         if applied == expected.len() && counted >= usage_expected && unnotified == 0 {
             row.settle = Some(fault_ended.elapsed());
-            break (applied, counted);
+            break (applied, counted, instances);
         }
         if Instant::now() > deadline {
-            break (applied, counted);
+            break (applied, counted, instances);
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
@@ -428,7 +428,6 @@ async fn run_one(scenario: Scenario, args: &ChaosArgs, dir: &Path) -> anyhow::Re
     // create (the create waiting out a fault) leaves a tombstone, and the create is skipped.
     // Only instances already counted applied: one not in its plan's state is lost once, above.
     let created = product.created_instances();
-    let instances = instance_states(&db).await?;
     let never_created: Vec<&str> = expected
         .iter()
         .filter(|d| d.plan != Plan::Release && reached_plan(d, &instances, &renew_to))

@@ -10,7 +10,7 @@ use koofill_notification::DLQ_CONSUMER;
 use serde_json::json;
 
 use crate::{
-    stand_in::{Reply, StandIn},
+    stand_in::StandIn,
     support::{PREFIX, TestWorker},
 };
 
@@ -40,8 +40,7 @@ async fn dead_letter(w: &TestWorker, letter: &DeadLetter, msg_id: &str) {
 
 #[tokio::test]
 async fn each_dead_letter_is_announced_once_naming_the_order_and_why() {
-    let chat =
-        StandIn::start(Reply::Answer(200, "ok"), Reply::Answer(400, "invalid_payload"), vec![], |_| Ok(())).await;
+    let chat = StandIn::slack().await;
     let toml = format!(
         r#"
 [notification]

@@ -6,14 +6,7 @@ use std::time::Duration;
 use koofill_notification::digest;
 use serde_json::json;
 
-use crate::{
-    stand_in::{Reply, StandIn},
-    support::TestWorker,
-};
-
-async fn slack() -> StandIn {
-    StandIn::start(Reply::Answer(200, "ok"), Reply::Answer(400, "invalid_payload"), vec![], |_| Ok(())).await
-}
+use crate::{stand_in::StandIn, support::TestWorker};
 
 fn config(url: &str) -> String {
     format!(
@@ -37,7 +30,7 @@ channels = ["ops"]
 
 #[tokio::test]
 async fn a_digest_sends_one_message_per_period_listing_each_event_once() {
-    let chat = slack().await;
+    let chat = StandIn::slack().await;
     let w = TestWorker::start(&config(&chat.url("/hook"))).await;
     for (i, instance) in ["inst-a", "inst-b", "inst-c"].iter().enumerate() {
         let id = format!("ev-usage-{i}");
@@ -75,7 +68,7 @@ async fn a_digest_sends_one_message_per_period_listing_each_event_once() {
 
 #[tokio::test]
 async fn a_digest_lists_fifty_lines_and_counts_the_rest() {
-    let chat = slack().await;
+    let chat = StandIn::slack().await;
     let w = TestWorker::start(&config(&chat.url("/hook"))).await;
     for i in 0..(digest::MAX_LINES + 7) {
         let id = format!("ev-{i}");

@@ -80,6 +80,11 @@ impl StandIn {
         Self { addr, shared }
     }
 
+    /// A Slack incoming webhook that takes every message (`ok`).
+    pub async fn slack() -> Self {
+        Self::start(Reply::Answer(200, "ok"), Reply::Answer(400, "invalid_payload"), vec![], |_| Ok(())).await
+    }
+
     pub fn url(&self, path_and_query: &str) -> String {
         format!("http://{}{path_and_query}", self.addr)
     }
