@@ -104,6 +104,32 @@ impl MarketplaceClient {
         }
     }
 
+    /// 查询订单 for one order line, asking for the whole order when KooGallery refuses the line.
+    ///
+    /// A call from a V1 product names its order line by the `productId` (V1 has no
+    /// `orderLineId`), which query order may not know as a line; the whole order still answers,
+    /// and the caller picks the line from it (or the first). Only a definite refusal (an `MKT.*`
+    /// answer that is neither retryable nor about credentials) is asked again.
+    ///
+    /// # Errors
+    /// As [`Self::query_order`], from the second call when there was one.
+    pub async fn query_order_line(
+        &self,
+        order_id: &OrderId,
+        order_line_id: &OrderLineId,
+    ) -> Result<OrderInfo, MarketplaceError> {
+        match self.query_order(order_id, Some(order_line_id)).await {
+            Err(e @ MarketplaceError::Api { .. }) if !e.is_retryable() && !e.is_misconfigured() => {
+                tracing::debug!(
+                    error = &e as &dyn std::error::Error,
+                    "query order by line refused; asking for the order"
+                );
+                self.query_order(order_id, None).await
+            }
+            other => other,
+        }
+    }
+
     /// Sends a signed request, with retries per host and the fallback host, and decodes the JSON.
     pub(crate) async fn call<T: DeserializeOwned>(
         &self,

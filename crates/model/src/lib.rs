@@ -17,6 +17,7 @@
 //! | [`family`] | [`Family`]: saas, order, license, kit; the inbound subject family | ingress, bus |
 //! | [`wire`] | Values that keep their wire shape (JSON or a string holding JSON, quoted numbers) | the request types |
 //! | [`lenient_json`] | The forgiving reader for the non-strict JSON KooGallery embeds in strings | Kit parsing |
+//! | [`v1`] | The retired V1 calls (`authToken`) rewritten as their V2 twins | ingress |
 //! | [`json_ascii`] | JSON with non-ASCII escaped as `\uXXXX`, as KooGallery wants answers | [`CallbackResponse`] |
 //!
 //! The path of a callback through this crate:
@@ -75,6 +76,7 @@ pub mod schemas;
 pub mod state;
 pub mod time;
 pub mod usage;
+pub mod v1;
 pub mod validation;
 pub mod wire;
 

@@ -6,7 +6,7 @@ use koofill_signing::body_sign;
 use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use serde_json::Value;
 
-use crate::sign::{KitHeaders, now_ms, sign_basic, sign_kit, sign_v1, wire_json};
+use crate::sign::{KitHeaders, now_ms, sign_basic, sign_kit, sign_kit_v1, sign_v1, wire_json};
 
 /// Per-request timeout. KooGallery gives up after 5 s; tests allow more, so a slow CI machine
 /// shows up as a wrong answer rather than a transport error.
@@ -122,6 +122,17 @@ impl CallbackClient {
         for (name, value) in headers.pairs() {
             request = request.header(name, value);
         }
+        send(request, &url).await
+    }
+
+    /// POSTs a body to the V1 Kit interface `interface` (`{base}/produceAPI/{interface}`) with an
+    /// `authToken` header computed with the Kit key over its top-level fields ([`sign_kit_v1`]);
+    /// a body without `timeStamp` gets the current UTC+8 time.
+    pub async fn send_kit_v1(&self, interface: &str, body: &Value) -> CallbackReply {
+        let (bytes, token) = sign_kit_v1(&self.kit_key, body);
+        let url = format!("{}/produceAPI/{interface}", self.base_url);
+        let request =
+            self.http.post(&url).header(CONTENT_TYPE, KIT_CONTENT_TYPE).header("authToken", token).body(bytes);
         send(request, &url).await
     }
 

@@ -6,7 +6,7 @@
 //!   own NATS is never used.
 //! - [`TestDb`] gives each test a fresh database: `test_<uuid>` created on the PostgreSQL server
 //!   named by `KOOFILL_TEST_DATABASE_URL`, or a temporary SQLite file when that is unset.
-//! - [`sign_basic`], [`sign_kit`] and [`sign_v1`] sign requests the way KooGallery does
+//! - [`sign_basic`], [`sign_kit`], [`sign_v1`] and [`sign_kit_v1`] sign requests the way KooGallery does
 //!   (spec §2.1–§2.3), with a fresh nonce per call; [`CallbackClient`] sends them to an ingress
 //!   and returns the reply with its `Body-Sign` header.
 //! - [`spec_example`] returns the request bodies of the spec's examples.
@@ -42,6 +42,6 @@ pub use db::{DATABASE_URL_ENV, TestDb};
 pub use fixtures::{spec_example, spec_example_text};
 pub use nats::TestNats;
 pub use sign::{
-    BasicSignature, KitHeaders, SignedBasic, WireBody, now_ms, random_nonce, sign_basic, sign_kit, sign_v1,
-    v1_time_stamp, wire_json,
+    BasicSignature, KitHeaders, SignedBasic, WireBody, now_ms, random_nonce, sign_basic, sign_kit, sign_kit_v1,
+    sign_v1, v1_time_stamp, wire_json,
 };

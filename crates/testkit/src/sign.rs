@@ -180,6 +180,22 @@ pub fn sign_v1(key: &[u8], params: &[(&str, &str)]) -> String {
     owned.iter().map(|(k, v)| format!("{}={}", encode_rfc3986(k), encode_rfc3986(v))).collect::<Vec<_>>().join("&")
 }
 
+/// A Kit V1 body (spec §5.1) and its `authToken` header: the body as [`wire_json`] writes it,
+/// with `timeStamp` set to the current UTC+8 time when absent, and the token over its top-level
+/// fields ([`v1::params_from_json_body`], the spec's recommendation for V1 POST).
+pub fn sign_kit_v1(key: &[u8], body: &Value) -> (Vec<u8>, String) {
+    let mut body = body.clone();
+    if let Value::Object(map) = &mut body
+        && !map.contains_key(v1::TIME_STAMP)
+    {
+        let beijing = now_ms() + 8 * 3_600_000;
+        map.insert(v1::TIME_STAMP.to_owned(), Value::String(v1_time_stamp(beijing)));
+    }
+    let bytes = wire_json(&body);
+    let params = v1::params_from_json_body(&bytes).unwrap_or_default();
+    (bytes, v1::auth_token(key, &params).unwrap_or_default())
+}
+
 #[cfg(test)]
 mod tests {
     use koofill_signing::percent::parse_query;

@@ -17,6 +17,10 @@
 //!    confirm);
 //! 5. every answer is HTTP 200 with a `Body-Sign` header over the exact bytes sent.
 //!
+//! With `koogallery.v1_enabled`, the retired V1 calls (`GET {base}` with `authToken`,
+//! `POST {base}/produceAPI/{interface}` with an `authToken` header) are verified with the V1
+//! algorithm, rewritten into their V2 twins and take the same path from step 3 (`handlers/v1.rs`).
+//!
 //! It also serves the license activation proxy for the seller's software ([`license_proxy`]:
 //! `/v1/licenses`, bearer token, rate limit, request-reply to the license worker) and usage
 //! ingestion ([`usage`]: `POST /v1/usage`, the same bearer token, batches to `KOOFILL_USAGE`).
@@ -162,7 +166,7 @@ impl Application {
             )),
             bus,
         };
-        let router = router(&state, &ing.base_path).merge(usage::router(&state, &cfg.metering));
+        let router = router(&state, &ing.base_path, kg.v1_enabled).merge(usage::router(&state, &cfg.metering));
         let listener = tokio::net::TcpListener::bind(ing.listen)
             .await
             .map_err(|source| StartError::Bind { addr: ing.listen, source })?;
@@ -201,10 +205,16 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> Result<(), StartEr
     Application::build(&cfg).await?.run_until_stopped(shutdown).await
 }
 
-fn router(state: &AppState, base: &str) -> Router {
+fn router(state: &AppState, base: &str, v1_enabled: bool) -> Router {
     let kit_path = format!("{base}/produceAPI/v2/{{interface}}");
-    let koogallery = Router::new()
-        .route(base, post(handlers::basic::handle))
+    let mut basic = post(handlers::basic::handle);
+    let mut koogallery = Router::new();
+    if v1_enabled {
+        basic = basic.get(handlers::v1::basic);
+        koogallery = koogallery.route(&format!("{base}/produceAPI/{{interface}}"), post(handlers::v1::kit));
+    }
+    let koogallery = koogallery
+        .route(base, basic)
         .route(&kit_path, post(handlers::kit::handle))
         // Innermost first: the deadline wraps the handler, the body limit applies while reading,
         // the panic catcher turns a panic into 000005, and the signer signs whatever comes out.

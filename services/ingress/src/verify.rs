@@ -3,8 +3,8 @@
 //! Cheap checks first: the window and the HMAC need no IO; only a request that verified claims
 //! its nonce in the shared KV bucket, so unauthenticated traffic cannot fill the replay cache.
 
-use koofill_model::RequestIdentity;
-use koofill_signing::{SignatureError, basic, kit, timestamp};
+use koofill_model::{RequestIdentity, v1 as v1_model};
+use koofill_signing::{SignatureError, basic, kit, timestamp, v1};
 
 use crate::{error::IngressError, state::AppState};
 
@@ -92,6 +92,58 @@ pub async fn verify(
         return Err(IngressError::ReplayedNonce);
     }
     Ok(Verified { key_index, identity: RequestIdentity::new(ts, nonce) })
+}
+
+/// Verifies a V1 call (spec §2.3): `authToken` present, `timeStamp` inside the window (UTC for the
+/// basic calls, UTC+8 in Kit bodies), the token computed with one of the scheme's keys, and the
+/// token not seen before. V1 has no nonce; the token, an HMAC over the timestamp and every
+/// parameter, is the replay key ([`v1_model::request_nonce`]), claimed in the same bucket as V2
+/// nonces.
+///
+/// # Errors
+/// As [`verify`]: a missing `timeStamp` is `000002`; a missing, wrong or replayed token and a
+/// timestamp that is unreadable or outside the window are `000001`.
+pub async fn verify_v1(
+    state: &AppState,
+    scheme: Scheme,
+    params: &[(String, String)],
+    header_token: Option<&str>,
+) -> Result<Verified, IngressError> {
+    let token = header_token
+        .or_else(|| params.iter().find(|(k, _)| k == v1::AUTH_TOKEN).map(|(_, v)| v.as_str()))
+        .filter(|t| !t.trim().is_empty())
+        .ok_or(IngressError::Signature(SignatureError::Missing(v1::AUTH_TOKEN)))?;
+    let raw_ts = params
+        .iter()
+        .find(|(k, _)| k == v1::TIME_STAMP)
+        .map(|(_, v)| v.as_str())
+        .filter(|s| !s.is_empty())
+        .ok_or(IngressError::MissingParameter(v1::TIME_STAMP))?;
+    let signed_at = match scheme {
+        Scheme::Basic => v1_model::basic_requested_at(params),
+        Scheme::Kit => v1_model::kit_requested_at(params),
+    }
+    .map_err(|_| IngressError::Signature(SignatureError::TimestampNotNumeric(raw_ts.chars().take(32).collect())))?;
+    let ts_ms = signed_at.timestamp_millis();
+    timestamp::check_window(ts_ms, chrono::Utc::now().timestamp_millis(), state.settings.window_ms)
+        .map_err(IngressError::Signature)?;
+    let ring = match scheme {
+        Scheme::Basic => &state.basic_keys,
+        Scheme::Kit => &state.kit_keys,
+    };
+    if ring.is_empty() {
+        return Err(IngressError::KeyNotConfigured(scheme.channel()));
+    }
+    let key_index = ring
+        .as_slices()
+        .iter()
+        .position(|key| v1::verify(key, params, header_token).is_ok())
+        .ok_or(IngressError::Signature(SignatureError::Mismatch))?;
+    let nonce = v1_model::request_nonce(token);
+    if !state.nonces.claim(scheme.channel(), &nonce).await.map_err(IngressError::Bus)? {
+        return Err(IngressError::ReplayedNonce);
+    }
+    Ok(Verified { key_index, identity: RequestIdentity::new(ts_ms.to_string(), nonce) })
 }
 
 #[cfg(test)]

@@ -42,6 +42,21 @@ pub struct Exchange {
 }
 
 impl Exchange {
+    /// An exchange for `activity` before anything was sent or received.
+    pub fn unsent(activity: String) -> Self {
+        Self {
+            activity,
+            request_body: Vec::new(),
+            status: None,
+            body: Vec::new(),
+            body_sign: None,
+            body_sign_ok: false,
+            json: Value::Null,
+            transport_error: None,
+            latency: Duration::ZERO,
+        }
+    }
+
     /// `resultCode` as received, or `""`.
     pub fn result_code(&self) -> &str {
         self.json.get("resultCode").and_then(Value::as_str).unwrap_or_default()
@@ -102,6 +117,7 @@ pub struct CallbackSender {
     http: reqwest::Client,
     base_url: String,
     keys: SimKeys,
+    v1: bool,
 }
 
 impl CallbackSender {
@@ -123,7 +139,20 @@ impl CallbackSender {
         let base_url = base_url.trim_end_matches('/').to_owned();
         check_url(&base_url)?;
         let http = reqwest::Client::builder().timeout(timeout).build().map_err(SimError::Client)?;
-        Ok(Self { http, base_url, keys })
+        Ok(Self { http, base_url, keys, v1: false })
+    }
+
+    /// This sender speaking the retired V1 dialect ([`crate::v1`]): basic calls as a `GET` with an
+    /// `authToken`, Kit calls to `/produceAPI/{name}` with an `authToken` header.
+    #[must_use]
+    pub fn v1(mut self) -> Self {
+        self.v1 = true;
+        self
+    }
+
+    /// Whether it speaks V1.
+    pub fn is_v1(&self) -> bool {
+        self.v1
     }
 
     /// The production address.
@@ -136,8 +165,22 @@ impl CallbackSender {
         &self.keys
     }
 
-    /// POSTs a basic-interface body, serialised as KooGallery sends it and signed now.
+    /// POSTs a basic-interface body, serialised as KooGallery sends it and signed now; in V1, GETs
+    /// its V1 twin instead (an activity V1 lacks is not sent, and reported as a transport problem).
     pub async fn send_basic(&self, body: &Value) -> Exchange {
+        if self.v1 {
+            return match crate::v1::basic_params(body) {
+                Some(params) => {
+                    self.send_v1_raw(&crate::v1::signed_query(self.keys.basic_key.as_bytes(), &params, now_ms())).await
+                }
+                None => {
+                    let activity = body.get("activity").and_then(Value::as_str).unwrap_or("unknown");
+                    let mut exchange = Exchange::unsent(activity.to_owned());
+                    exchange.transport_error = Some(format!("{activity} has no V1 twin"));
+                    exchange
+                }
+            };
+        }
         let bytes = wire_bytes(body);
         let query = basic_query(self.keys.basic_key.as_bytes(), &bytes, now_ms());
         self.send_basic_raw(&bytes, &query).await
@@ -157,9 +200,27 @@ impl CallbackSender {
         self.exchange(request, activity, body, self.keys.basic_key.as_bytes()).await
     }
 
+    /// GETs the production address with an exact V1 query (no leading `?`): for stale or
+    /// tampered V1 calls.
+    pub async fn send_v1_raw(&self, query: &str) -> Exchange {
+        let url = format!("{}?{query}", self.base_url);
+        let activity = koofill_signing::percent::parse_query(query)
+            .into_iter()
+            .find(|(k, _)| k == "activity")
+            .map_or_else(|| "unknown".to_owned(), |(_, v)| v);
+        let request = self.http.get(&url).header(ACCEPT, "application/json");
+        self.exchange(request, activity, query.as_bytes(), self.keys.basic_key.as_bytes()).await
+    }
+
     /// POSTs a body to the V2 Kit interface `interface`, signed now with the Kit key (the basic key
-    /// stands in when no Kit key is set, and the ISV then answers `000001`).
+    /// stands in when no Kit key is set, and the ISV then answers `000001`); in V1, to
+    /// `/produceAPI/{interface}` in V1's shapes with an `authToken` header.
     pub async fn send_kit(&self, interface: &str, body: &Value) -> Exchange {
+        if self.v1 {
+            let bytes = wire_bytes(&crate::v1::kit_body(body));
+            let token = crate::v1::kit_token(self.kit_key(), &bytes);
+            return self.send_kit_v1_raw(interface, &bytes, &token).await;
+        }
         let bytes = wire_bytes(body);
         let headers = kit_headers(self.kit_key(), &bytes, now_ms());
         self.send_kit_raw(interface, &bytes, &headers).await
@@ -175,6 +236,18 @@ impl CallbackSender {
         self.exchange(request, interface.to_owned(), body, self.kit_key()).await
     }
 
+    /// POSTs exact bytes to a V1 Kit interface with the given `authToken` header.
+    pub async fn send_kit_v1_raw(&self, interface: &str, body: &[u8], token: &str) -> Exchange {
+        let url = format!("{}/produceAPI/{interface}", self.base_url);
+        let request = self
+            .http
+            .post(&url)
+            .header(CONTENT_TYPE, "application/json")
+            .header(koofill_signing::v1::AUTH_TOKEN, token)
+            .body(body.to_vec());
+        self.exchange(request, interface.to_owned(), body, self.kit_key()).await
+    }
+
     /// The key Kit calls are signed with.
     pub fn kit_key(&self) -> &[u8] {
         self.keys.kit_key.as_deref().unwrap_or(&self.keys.basic_key).as_bytes()
@@ -182,17 +255,8 @@ impl CallbackSender {
 
     async fn exchange(&self, request: reqwest::RequestBuilder, activity: String, body: &[u8], key: &[u8]) -> Exchange {
         let started = Instant::now();
-        let mut exchange = Exchange {
-            activity,
-            request_body: body.to_vec(),
-            status: None,
-            body: Vec::new(),
-            body_sign: None,
-            body_sign_ok: false,
-            json: Value::Null,
-            transport_error: None,
-            latency: Duration::ZERO,
-        };
+        let mut exchange = Exchange::unsent(activity);
+        exchange.request_body = body.to_vec();
         match request.send().await {
             Ok(response) => {
                 exchange.status = Some(response.status().as_u16());

@@ -45,6 +45,10 @@ pub enum SimCommand {
         /// The debug order every round creates.
         #[arg(long, default_value = "MOCKPERIODYEARNEW")]
         order_id: String,
+        /// Speak the retired V1 dialect (`authToken`), for products listed before V2; the target
+        /// needs `koogallery.v1_enabled`.
+        #[arg(long)]
+        v1: bool,
     },
     /// Send signed callbacks at a fixed rate (open loop) and report throughput and latency.
     Load {
@@ -221,9 +225,10 @@ impl TargetArgs {
 pub async fn run(cmd: SimCommand, cfg: Config) -> anyhow::Result<i32> {
     match cmd {
         SimCommand::Serve { listen, keys } => serve(listen, &keys.resolve(&cfg)?).await,
-        SimCommand::Conformance { target, keys, rounds, seed, order_id } => {
+        SimCommand::Conformance { target, keys, rounds, seed, order_id, v1 } => {
             let options = ConformanceOptions {
                 rounds,
+                v1,
                 seed: seed.unwrap_or_else(rand::random),
                 order_id,
                 client_secret_public_key_pem: keys.public_key(&cfg)?,

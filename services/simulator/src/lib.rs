@@ -59,6 +59,7 @@ pub mod scenario;
 mod server;
 mod table;
 pub mod usage_rules;
+pub mod v1;
 
 pub use cli::{KeyArgs, Selection, SimCommand, TargetArgs, parse_duration, run};
 pub use config::{

@@ -38,6 +38,10 @@ pub struct KooGalleryConfig {
     pub client_secret_private_key: Option<SecretString>,
     /// AES scheme (`encryptType`) for appInfo fields sent to KooGallery: `"1"` or `"2"`. Default: `"1"`.
     pub encrypt_type: String,
+    /// Whether the ingress answers the retired V1 interfaces (`GET {base}` with an `authToken`
+    /// query parameter, `POST {base}/produceAPI/{name}` with an `authToken` header), for products
+    /// listed before V2. Off, they are not routed (405 / 404). Default: `false`.
+    pub v1_enabled: bool,
 }
 
 impl Default for KooGalleryConfig {
@@ -54,6 +58,7 @@ impl Default for KooGalleryConfig {
             max_clock_skew_secs: 60,
             client_secret_private_key: None,
             encrypt_type: "1".to_owned(),
+            v1_enabled: false,
         }
     }
 }

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use koofill_model::BasicRequest;
 use koofill_signing::percent;
 
-use super::{body_or_error, body_value};
+use super::{body_or_error, body_value, conclude};
 use crate::{
     answer::Answer,
     dispatch,
@@ -52,22 +52,10 @@ pub async fn handle(
         dispatch::basic(&state, request, value, &verified.identity).await
     }
     .await;
-    let answer = match result {
-        Ok(response) => Answer::new(response, false, key_index),
-        Err(e) => {
-            if !matches!(e, IngressError::UnknownInstance(_)) {
-                state.metrics.reject(e.reason());
-            }
-            Answer::from_error(&e, false, key_index)
-        }
-    };
-    let code = answer.response.result_code.as_str();
-    span.record("result_code", code);
-    state.metrics.answered(activity, code, started.elapsed().as_secs_f64());
-    answer
+    conclude(&state, result, false, key_index, activity, started)
 }
 
-fn record_ids(span: &tracing::Span, request: &BasicRequest) {
+pub(super) fn record_ids(span: &tracing::Span, request: &BasicRequest) {
     match request {
         BasicRequest::NewInstance(r) => {
             span.record("order_id", r.order_id.as_str());

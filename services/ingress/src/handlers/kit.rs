@@ -13,7 +13,7 @@ use axum::{
 use bytes::Bytes;
 use koofill_model::{KitInterface, KitRequest};
 
-use super::{body_or_error, body_value};
+use super::{body_or_error, body_value, conclude};
 use crate::{
     answer::Answer,
     dispatch,
@@ -59,15 +59,5 @@ pub async fn handle(
         dispatch::kit(&state, request, value, &verified.identity).await
     }
     .await;
-    let answer = match result {
-        Ok(response) => Answer::new(response, true, key_index),
-        Err(e) => {
-            state.metrics.reject(e.reason());
-            Answer::from_error(&e, true, key_index)
-        }
-    };
-    let code = answer.response.result_code.as_str();
-    span.record("result_code", code);
-    state.metrics.answered(activity, code, started.elapsed().as_secs_f64());
-    answer
+    conclude(&state, result, true, key_index, activity, started)
 }

@@ -11,6 +11,7 @@ mod outage;
 mod rejections;
 mod request_identity;
 mod usage;
+mod v1;
 
 use std::time::Duration;
 

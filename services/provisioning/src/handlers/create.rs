@@ -84,7 +84,7 @@ async fn provision(
             .await?;
     }
 
-    let order = match deps.marketplace.query_order(&request.order_id, Some(&request.order_line_id)).await {
+    let order = match deps.marketplace.query_order_line(&request.order_id, &request.order_line_id).await {
         Ok(info) => Some(info),
         // Debug calls may carry made-up order IDs that query order does not know; they touch
         // nothing real, so they go on without the order's details.

@@ -73,7 +73,7 @@ async fn query(
     line: &OrderLineId,
     test: bool,
 ) -> Result<Option<OrderInfo>, ProvisioningError> {
-    match deps.marketplace.query_order(order_id, Some(line)).await {
+    match deps.marketplace.query_order_line(order_id, line).await {
         Ok(info) => Ok(Some(info)),
         Err(e) if test && !e.is_retryable() => Ok(None),
         Err(e) => Err(e.into()),

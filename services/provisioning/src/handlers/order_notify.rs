@@ -8,7 +8,7 @@ use crate::{ProvisioningError, context::Deps, repo};
 
 pub(super) async fn handle(deps: &Deps, msg: &Msg<'_>, r: &OrderNotify) -> Result<(), ProvisioningError> {
     let test = msg.env.test;
-    let order = match deps.marketplace.query_order(&r.order_id, Some(&r.order_line_id)).await {
+    let order = match deps.marketplace.query_order_line(&r.order_id, &r.order_line_id).await {
         Ok(info) => Some(info),
         Err(e) if test && !e.is_retryable() => None,
         Err(e) => return Err(e.into()),

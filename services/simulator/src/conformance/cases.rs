@@ -10,6 +10,7 @@ use crate::bodies::{self, Tenant};
 use crate::callback::{CallbackSender, Exchange, basic_query, kit_headers, now_ms, wire_bytes};
 use crate::report::Outcome;
 use crate::scenario::runner::verdict;
+use crate::v1;
 
 /// How stale the stale-timestamp case's timestamp is: well past the 60 s window (spec §2.1).
 const STALE_BY_MS: i64 = 10 * 60 * 1000;
@@ -271,6 +272,27 @@ impl<'a> Context<'a> {
                 sender.send_basic(&bodies::release_instance(instance, Some((order, line)), true)).await
             }
             Case::OrderNotify => sender.send_basic(&bodies::order_notify(order, line, true)).await,
+            Case::BadSignature if sender.is_v1() => {
+                let params = v1_params(&bodies::new_instance(order, line, true));
+                let query = v1::signed_query(sender.keys().basic_key.as_bytes(), &params, now_ms());
+                sender.send_v1_raw(&tamper_v1_token(&query)).await
+            }
+            Case::StaleTimestamp if sender.is_v1() => {
+                let params = v1_params(&bodies::query_instance(self.instance_id.as_deref().unwrap_or(&unknown), true));
+                let query = v1::signed_query(sender.keys().basic_key.as_bytes(), &params, now_ms() - STALE_BY_MS);
+                sender.send_v1_raw(&query).await
+            }
+            Case::MissingField if sender.is_v1() => {
+                // V1 names the order in `orderId` alone (its `productId` may stand in for the line).
+                let mut params = v1_params(&bodies::new_instance(order, line, true));
+                params.retain(|(k, _)| k != "orderId" && k != "productId");
+                sender.send_v1_raw(&v1::signed_query(sender.keys().basic_key.as_bytes(), &params, now_ms())).await
+            }
+            Case::KitBadSignature if sender.is_v1() => {
+                let body = wire_bytes(&v1::kit_body(&bodies::tenant_sync(instance, order, tenant, 1, true)));
+                let token = v1::kit_token(sender.keys().basic_key.as_bytes(), &body);
+                sender.send_kit_v1_raw("tenantSync", &body, &token).await
+            }
             Case::BadSignature => {
                 let body = wire_bytes(&bodies::new_instance(order, line, true));
                 let query = basic_query(sender.keys().basic_key.as_bytes(), &body, now_ms());
@@ -335,6 +357,25 @@ impl<'a> Context<'a> {
             }
         })
     }
+}
+
+fn v1_params(body: &Value) -> Vec<(String, String)> {
+    v1::basic_params(body).unwrap_or_default()
+}
+
+/// A V1 query with the first character of its `authToken` changed.
+fn tamper_v1_token(query: &str) -> String {
+    query
+        .split('&')
+        .map(|pair| match pair.strip_prefix("authToken=") {
+            Some(token) => {
+                let flipped = if token.starts_with('A') { 'B' } else { 'A' };
+                format!("authToken={flipped}{}", token.get(1..).unwrap_or_default())
+            }
+            None => pair.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 /// The query with the signature's first hex digit changed.

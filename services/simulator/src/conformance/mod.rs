@@ -8,6 +8,9 @@
 //! Every answer must be HTTP 200 with a `Body-Sign` that verifies with the interface's key, and
 //! the case's result code.
 //!
+//! With `v1`, the same cases are sent in the retired V1 dialect (`GET` with `authToken`, Kit
+//! calls to `/produceAPI/{name}`), less orderNotify, which V1 does not have.
+//!
 //! The Kit cases run when a Kit key is given; applicationSync also needs the seller's public key
 //! and is otherwise reported as skipped (a skip does not fail the run).
 
@@ -40,6 +43,9 @@ pub struct ConformanceOptions {
     pub client_secret_public_key_pem: Option<String>,
     /// Per-request timeout. Default 5 s, KooGallery's.
     pub timeout: Duration,
+    /// Speak the retired V1 dialect (`authToken`; spec §2.3) instead of V2. orderNotify has no V1
+    /// twin and is left out. Default: V2.
+    pub v1: bool,
 }
 
 impl Default for ConformanceOptions {
@@ -50,6 +56,7 @@ impl Default for ConformanceOptions {
             order_id: "MOCKPERIODYEARNEW".to_owned(),
             client_secret_public_key_pem: None,
             timeout: KOOGALLERY_TIMEOUT,
+            v1: false,
         }
     }
 }
@@ -63,10 +70,16 @@ pub async fn conformance(
     keys: &SimKeys,
     options: &ConformanceOptions,
 ) -> Result<ConformanceReport, SimError> {
-    let sender = CallbackSender::with_timeout(target_url, keys.clone(), options.timeout)?;
+    let mut sender = CallbackSender::with_timeout(target_url, keys.clone(), options.timeout)?;
+    if options.v1 {
+        sender = sender.v1();
+    }
     let mut rng = StdRng::seed_from_u64(options.seed);
     let mut ctx = cases::Context::new(&sender, options);
-    let cases = Case::all(keys.kit_key.is_some());
+    let mut cases = Case::all(keys.kit_key.is_some());
+    if options.v1 {
+        cases.retain(|c| *c != Case::OrderNotify);
+    }
     let mut results = Vec::new();
     for round in 1..=options.rounds.max(1) {
         ctx.instance_id = None;

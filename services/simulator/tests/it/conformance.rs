@@ -34,6 +34,26 @@ async fn every_case_passes_against_the_koofill_ingress() {
 }
 
 #[tokio::test]
+async fn every_case_passes_in_v1_against_the_koofill_ingress() {
+    let ingress = Ingress::spawn(None).await;
+    let report =
+        conformance(&ingress.base_url, &keys(), &ConformanceOptions { v1: true, ..options(43) }).await.unwrap();
+    println!("{report}");
+    assert!(report.passed(), "{report}");
+    assert!(report.skipped_cases().is_empty(), "{report}");
+    assert_eq!(report.results.len(), 2 * 21, "the 22 cases less orderNotify, which V1 lacks, 2 rounds");
+}
+
+#[tokio::test]
+async fn v1_cases_fail_against_a_server_that_only_speaks_v2() {
+    let target = stand_in::start(Defects::default()).await;
+    let opts = ConformanceOptions { rounds: 1, v1: true, ..options(5) };
+    let report = conformance(&target, &keys(), &opts).await.unwrap();
+    assert!(!report.passed(), "{report}");
+    assert!(report.failed_cases().contains("newInstance"), "{report}");
+}
+
+#[tokio::test]
 async fn a_server_with_three_defects_fails_exactly_those_cases() {
     let target = stand_in::start(Defects {
         bad_body_sign_on: Some("orderNotify"),
@@ -89,6 +109,7 @@ async fn the_command_reads_the_development_keys_and_exits_by_the_result() {
         rounds: 1,
         seed: Some(3),
         order_id: "MOCKPERIODYEARNEW".into(),
+        v1: false,
     };
     let good = stand_in::start(Defects::default()).await;
     assert_eq!(run(command(good), cfg.clone()).await.unwrap(), 0);

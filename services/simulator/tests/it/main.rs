@@ -60,6 +60,8 @@ impl Ingress {
             ("KOOFILL__NATS__URL".into(), nats.url()),
             ("KOOFILL__INGRESS__LISTEN".into(), "127.0.0.1:0".into()),
             ("KOOFILL__INGRESS__CHANGE_CHECK_TIMEOUT_MS".into(), "300".into()),
+            // V2 callbacks are unaffected; the V1 conformance run needs it.
+            ("KOOFILL__KOOGALLERY__V1_ENABLED".into(), "true".into()),
         ];
         if let Some(base) = api_base {
             env.push(("KOOFILL__KOOGALLERY__API_BASE".into(), base.into()));
