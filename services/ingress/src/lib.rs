@@ -58,7 +58,7 @@ use tokio_util::sync::CancellationToken;
 use tower_http::catch_panic::CatchPanicLayer;
 
 pub use error::IngressError;
-pub use state::{AppState, ChangeCheckDefault, KeyRing, Settings};
+pub use state::{AppState, ChangeCheckDefault, KeyRing, Settings, Shared};
 
 /// The service name in traces and logs.
 pub const SERVICE: &str = "koofill-ingress";
@@ -140,7 +140,7 @@ impl Application {
         if !report.created.is_empty() {
             tracing::info!(created = ?report.created, "JetStream topology created");
         }
-        let state = AppState {
+        let state = AppState::new(Shared {
             basic_keys,
             kit_keys,
             publisher: Publisher::new(bus.js.clone(), Duration::from_millis(ing.publish_timeout_ms)),
@@ -165,7 +165,7 @@ impl Application {
                 cfg.license.rpc_timeout(),
             )),
             bus,
-        };
+        });
         let router = router(&state, &ing.base_path, kg.v1_enabled).merge(usage::router(&state, &cfg.metering));
         let listener = tokio::net::TcpListener::bind(ing.listen)
             .await

@@ -71,9 +71,31 @@ pub struct Settings {
     pub change_check_default: ChangeCheckDefault,
 }
 
-/// The state behind every route.
+/// The state behind every route: one reference count per request.
+///
+/// axum clones the state into every request; the NATS handles, KV stores and stream
+/// configuration inside would each allocate on a clone, so they sit behind one `Arc`.
 #[derive(Debug, Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    /// Wraps what the routes share.
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What every route shares, built once at start.
+#[derive(Debug)]
+pub struct Shared {
     /// Keys of the basic interfaces.
     pub basic_keys: KeyRing,
     /// Keys of the Kit sync interfaces.
