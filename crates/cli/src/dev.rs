@@ -113,6 +113,8 @@ pub async fn run(mut cfg: Config, configured: &ConfiguredKeys, demo: bool) -> an
         None
     };
 
+    let sso_addr = configure_sso(&mut cfg, configured, &state_dir, simulator.is_some(), &mut generated)?;
+
     let ingress = koofill_ingress::Application::build(&cfg).await.context("starting the ingress")?;
     let addr = ingress.local_addr().context("ingress address")?;
     let ingress_task = tokio::spawn(ingress.run_until_stopped(shutdown.clone()));
@@ -124,7 +126,7 @@ pub async fn run(mut cfg: Config, configured: &ConfiguredKeys, demo: bool) -> an
     let db = koofill_store::connect(&cfg.database.url).await.context("connecting to the database")?;
     koofill_store::migrate(&db).await.context("migrating the database")?;
     let _ = db.close().await;
-    let mut workers = Running::start(&cfg, &shutdown);
+    let mut workers = Running::start(&cfg, &shutdown, &[("sso", sso_addr)]);
 
     let mut state = DevState {
         pid: std::process::id(),
@@ -153,6 +155,7 @@ pub async fn run(mut cfg: Config, configured: &ConfiguredKeys, demo: bool) -> an
                 };
                 let summary = koofill_simulator::demo_with(&target, sim, &sim_keys, &options).await;
                 println!("{summary}");
+                demo_sign_in(&cfg, &target, sim, &sim_keys).await;
             }
             None => eprintln!("--demo needs the simulator's open APIs: leave koogallery.api_base unset"),
         }
@@ -183,6 +186,86 @@ pub async fn run(mut cfg: Config, configured: &ConfiguredKeys, demo: bool) -> an
     match early {
         Some(name) => anyhow::bail!("{name} stopped on its own; see the log above"),
         None => Ok(()),
+    }
+}
+
+/// Sets up the SSO broker for development where nothing is configured: its own loopback port
+/// (browsers and its redirect URL need it in advance), its landing page as the product, generated
+/// keys and, with the simulator, the simulator's unified login (on plain HTTP). Returns where it
+/// listens.
+fn configure_sso(
+    cfg: &mut Config,
+    configured: &ConfiguredKeys,
+    state_dir: &std::path::Path,
+    simulated: bool,
+    generated: &mut Vec<String>,
+) -> anyhow::Result<SocketAddr> {
+    let port = match cfg.sso.public_url.as_deref().and_then(loopback_port) {
+        Some(port) => port,
+        None => std::net::TcpListener::bind(("127.0.0.1", 0))
+            .and_then(|l| l.local_addr())
+            .context("a port for the SSO broker")?
+            .port(),
+    };
+    let public = cfg.sso.public_url.get_or_insert_with(|| format!("http://127.0.0.1:{port}")).clone();
+    cfg.sso.product_url.get_or_insert_with(|| format!("{public}/v1/sso/assertion"));
+    if cfg.sso.signing_key.is_none() {
+        cfg.sso.signing_key = Some(SecretString::from(devkeys::load_or_create_sso_signing_key(state_dir)?));
+        generated.push(format!(
+            "sso key           {} (Ed25519 key of the login assertions)",
+            devkeys::sso_signing_key_path(state_dir).display()
+        ));
+    }
+    if cfg.sso.api_token.is_none() {
+        let token = devkeys::load_or_create_sso_api_token(state_dir)?;
+        generated.push(format!("sso api_token     {token} (Bearer token of /v1/sso/redeem and /v1/sso/refresh)"));
+        cfg.sso.api_token = Some(SecretString::from(token));
+    }
+    if simulated && !configured.contains("sso.login_url") {
+        // The simulator is every tenant's KooGallery here, and it speaks plain HTTP on loopback.
+        cfg.sso.login_url = "{domain_name}/unified-login?ind=UNOP&appId={app_id}&state={state}".to_owned();
+        cfg.sso.allow_insecure_domains = true;
+    }
+    Ok(SocketAddr::from(([127, 0, 0, 1], port)))
+}
+
+/// The port of a `http://127.0.0.1:PORT` or `http://localhost:PORT` URL.
+fn loopback_port(url: &str) -> Option<u16> {
+    let rest = url.strip_prefix("http://")?;
+    let authority = rest.split('/').next()?;
+    let (host, port) = authority.rsplit_once(':')?;
+    matches!(host, "127.0.0.1" | "localhost").then(|| port.parse().ok()).flatten()
+}
+
+/// The demo's last act: an enterprise bound through the Kit syncs, one of its users signed in
+/// through the simulator's unified login and the SSO broker, the assertion redeemed.
+async fn demo_sign_in(
+    cfg: &Config,
+    target: &str,
+    sim: &koofill_simulator::Simulator,
+    keys: &koofill_simulator::SimKeys,
+) {
+    use secrecy::ExposeSecret;
+    let (Some(pem), Some(public), Some(token)) =
+        (public_key_pem(cfg), cfg.sso.public_url.as_deref(), cfg.sso.api_token.as_ref())
+    else {
+        eprintln!("single sign-on: not shown (no clientSecret key, sso.public_url or sso.api_token)");
+        return;
+    };
+    let sender = match koofill_simulator::callback::CallbackSender::new(target, keys.clone()) {
+        Ok(sender) => sender,
+        Err(e) => return eprintln!("single sign-on: not shown ({e})"),
+    };
+    let patience = Duration::from_secs(20);
+    match koofill_simulator::sso::rehearse(&sender, sim, public, token.expose_secret(), &pem, patience).await {
+        Ok(signed_in) => {
+            println!("{signed_in}");
+            println!(
+                "  sign in again:  {public}/v1/sso/login?tenant={}&app={}",
+                signed_in.enterprise.tenant_id, signed_in.enterprise.app_id
+            );
+        }
+        Err(e) => eprintln!("single sign-on FAILED: {e}"),
     }
 }
 
@@ -228,6 +311,11 @@ fn print_banner(
     );
     eprintln!("  health / metrics    http://{host}:{}/healthz  /readyz  /metrics", addr.port());
     eprintln!("  license proxy       http://{host}:{}/v1/licenses/{{code}}  (POST …/activate)", addr.port());
+    if let (Some(public), Some(product)) = (&cfg.sso.public_url, &cfg.sso.product_url) {
+        eprintln!(
+            "  single sign-on      {public}/v1/sso/login?tenant={{tenantId}}&app={{appId}}  (lands on {product})"
+        );
+    }
     eprintln!("  NATS                {nats}");
     eprintln!(
         "  streams             {}_INBOUND, _EVENTS, _USAGE, _DLQ (prefix {:?})",

@@ -144,6 +144,42 @@ pub fn load_or_create_license_api_token(state_dir: &Path) -> anyhow::Result<Stri
     load_or_create_token(&license_api_token_path(state_dir), state_dir)
 }
 
+/// Where the SSO broker's development key (Ed25519, PKCS#8 PEM) is kept.
+pub fn sso_signing_key_path(state_dir: &Path) -> PathBuf {
+    state_dir.join("sso-signing-key.pem")
+}
+
+/// The SSO broker's development assertion key: read from the state directory, or generated
+/// there once (mode 0600).
+///
+/// # Errors
+/// When the file cannot be read or written, or holds no Ed25519 key.
+pub fn load_or_create_sso_signing_key(state_dir: &Path) -> anyhow::Result<String> {
+    use koofill_license::token;
+    let file = sso_signing_key_path(state_dir);
+    let pem = match std::fs::read_to_string(&file) {
+        Ok(pem) => pem,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let (private, _) = token::generate_pem().context("generating the SSO signing key")?;
+            std::fs::create_dir_all(state_dir).with_context(|| format!("creating {}", state_dir.display()))?;
+            write_private(&file, private.as_bytes())?;
+            private
+        }
+        Err(e) => return Err(e).with_context(|| format!("reading {}", file.display())),
+    };
+    token::parse_signing_key(&pem)
+        .with_context(|| format!("{} is not an Ed25519 key; delete it to regenerate", file.display()))?;
+    Ok(pem)
+}
+
+/// The bearer token of the SSO broker's `/v1/sso/redeem` and `/v1/sso/refresh` in development.
+///
+/// # Errors
+/// As [`load_or_create_usage_api_token`].
+pub fn load_or_create_sso_api_token(state_dir: &Path) -> anyhow::Result<String> {
+    load_or_create_token(&state_dir.join("sso-api-token"), state_dir)
+}
+
 /// The development `metering.api_token` (`POST /v1/usage`), generated once, owner-only: a token
 /// of its own, since the license one ships inside License software.
 ///

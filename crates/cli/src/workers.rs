@@ -59,6 +59,12 @@ pub const WORKERS: &[Worker] = &[
         run: |cfg, shutdown| Box::pin(async move { koofill_license::run(cfg, shutdown).await.context("license") }),
     },
     Worker {
+        name: "sso",
+        service: koofill_sso::SERVICE,
+        about: "The single sign-on broker: 联营 users signed in through KooGallery, the product handed a signed assertion",
+        run: |cfg, shutdown| Box::pin(async move { koofill_sso::run(cfg, shutdown).await.context("sso") }),
+    },
+    Worker {
         name: "metering",
         service: koofill_metering::SERVICE,
         about: "The metering worker: pay-per-use usage counted once per event and pushed to KooGallery each billing window",
@@ -107,11 +113,17 @@ pub struct Running {
 }
 
 impl Running {
-    /// Starts every worker with `cfg` until `shutdown` fires.
-    pub fn start(cfg: &Config, shutdown: &CancellationToken) -> Self {
+    /// Starts every worker with `cfg` until `shutdown` fires; a worker named in `listen` serves
+    /// its HTTP routes on that address instead of `worker.listen` (the SSO broker in `koofill
+    /// dev`, whose address browsers must know in advance).
+    pub fn start(cfg: &Config, shutdown: &CancellationToken, listen: &[(&str, std::net::SocketAddr)]) -> Self {
         let mut tasks = JoinSet::new();
         for worker in WORKERS {
-            let running = (worker.run)(cfg.clone(), shutdown.clone());
+            let mut cfg = cfg.clone();
+            if let Some((_, addr)) = listen.iter().find(|(name, _)| *name == worker.name) {
+                cfg.worker.listen = *addr;
+            }
+            let running = (worker.run)(cfg, shutdown.clone());
             tasks.spawn(async move { (worker.name, running.await) });
         }
         Self { tasks }

@@ -54,6 +54,7 @@ pub use crate::section::notification::{
 pub use crate::section::process::{DevConfig, ShutdownConfig, WorkerConfig};
 pub use crate::section::provisioner::{ProvisionerConfig, ProvisionerKind};
 pub use crate::section::redact::redact_url;
+pub use crate::section::sso::{ASSERTION_TTL_MAX_SECS, DEFAULT_LOGIN_URL, SsoConfig};
 pub use crate::section::supervision::{
     CalendarSpan, DeadlineConfig, DeadlinesConfig, GoodsKind, SpanUnit, SupervisionConfig,
 };
@@ -79,6 +80,8 @@ pub struct Config {
     pub license: LicenseConfig,
     /// `[supervision]`: which products are supervised, deadlines and reminders, the admin API token.
     pub supervision: SupervisionConfig,
+    /// `[sso]`: the 联营 single sign-on broker.
+    pub sso: SsoConfig,
     /// `[metering]`: billing windows, the usage-push schedule, `/v1/usage` limits.
     pub metering: MeteringConfig,
     /// `[consumer]`: JetStream consumer settings.
@@ -114,6 +117,7 @@ impl Config {
         self.provisioner.validate()?;
         self.license.validate()?;
         self.supervision.validate()?;
+        self.sso.validate()?;
         self.consumer.validate()?;
         self.metering.validate()?;
         self.notification.validate()?;
@@ -194,6 +198,16 @@ mod tests {
         ("supervision.deadlines.unaccepted.remind_before", |c| {
             c.supervision.deadlines.unaccepted.remind_before = vec!["soon".into()];
         }),
+        ("sso.public_url", |c| c.sso.public_url = Some("sso.example.com".into())),
+        ("sso.product_url", |c| c.sso.product_url = Some("".into())),
+        ("sso.login_url", |c| c.sso.login_url = "macroverse/unified-login".into()),
+        ("sso.login_url", |c| c.sso.login_url = "{domain_name}api/v1/oauth2/authorize".into()),
+        ("sso.audience", |c| c.sso.audience = Some(" ".into())),
+        ("sso.signing_key", |c| c.sso.signing_key = Some("".into())),
+        ("sso.api_token", |c| c.sso.api_token_previous = Some("old".into())),
+        ("sso.assertion_ttl_secs", |c| c.sso.assertion_ttl_secs = 61),
+        ("sso.assertion_ttl_secs", |c| c.sso.assertion_ttl_secs = 0),
+        ("sso.timeout_ms", |c| c.sso.timeout_ms = 0),
         ("consumer.retry_horizon_secs", |c| c.consumer.retry_horizon_secs = 0),
         ("consumer.handler_timeout_secs", |c| c.consumer.handler_timeout_secs = 0),
         ("consumer.ack_wait_secs", |c| c.consumer.ack_wait_secs = 0),

@@ -26,6 +26,7 @@
 //! | `usage_windows` | metering | `(instance_id, window_begin)`; `metering_sn` |
 //! | `usage_pushes` | metering | none: every usage-push call is a row |
 //! | `metering_instances` | metering | `instance_id` |
+//! | `sso_sessions` | sso | `id` (the session id); `assertion_jti`; tokens sealed by [`SecretBox`] |
 //! | `inbox` | shared | `(consumer, event_id)` |
 //! | `outbox` | shared | `id` (= the event's `Nats-Msg-Id`) |
 //!

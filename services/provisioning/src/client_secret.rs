@@ -31,6 +31,15 @@ pub const PURPOSE: &str = "applications.client_secret";
 /// # Errors
 /// A description when the text is not a readable RSA private key.
 pub fn sealer(key_text: &str) -> Result<SecretBox, String> {
+    sealer_for(key_text, PURPOSE)
+}
+
+/// A box for another `purpose` keyed by the same private key (the SSO broker seals the tenants'
+/// OAuth tokens with `sso_sessions.tokens`): one configured key, independent keys per column.
+///
+/// # Errors
+/// As [`sealer`].
+pub fn sealer_for(key_text: &str, purpose: &str) -> Result<SecretBox, String> {
     let text = key_text.trim();
     let key = if text.contains("-----BEGIN RSA PRIVATE KEY-----") {
         RsaPrivateKey::from_pkcs1_pem(text).map_err(|e| e.to_string())?
@@ -42,7 +51,7 @@ pub fn sealer(key_text: &str) -> Result<SecretBox, String> {
         RsaPrivateKey::from_pkcs8_der(&der).map_err(|e| e.to_string())?
     };
     let der = key.to_pkcs8_der().map_err(|e| e.to_string())?;
-    Ok(SecretBox::derive(der.as_bytes(), PURPOSE))
+    Ok(SecretBox::derive(der.as_bytes(), purpose))
 }
 
 #[cfg(test)]

@@ -52,11 +52,13 @@ mod keys;
 pub mod license;
 pub mod load;
 mod market;
+pub mod oauth;
 pub mod orders;
 mod registry;
 mod report;
 pub mod scenario;
 mod server;
+pub mod sso;
 mod table;
 pub mod usage_rules;
 pub mod v1;
@@ -71,10 +73,12 @@ pub use error::SimError;
 pub use keys::{DEV_KEYS_FILE, SimKeys, dev_keys_path};
 pub use load::{LoadActivity, LoadOptions, LoadReport, load};
 pub use market::{InstanceStatus, Marketplace, RecordedRequest, SimInstance, Verdict};
+pub use oauth::{SimOAuthClient, SimOAuthUser};
 pub use registry::{Registry, RemoteSimulator};
 pub use report::{Outcome, ScenarioReport, Step};
 pub use scenario::{LicenseProxy, ScenarioName, ScenarioOptions, run_all, run_scenario};
 pub use server::{
-    ADMIN_INSTANCES_PATH, ADMIN_LICENSES_PATH, ADMIN_ORDERS_PATH, LICENSE_ACTIVATE_PATH, LICENSE_HEARTBEAT_PATH,
-    QUERY_ORDER_PATH, Simulator, USAGE_PATH,
+    ADMIN_INSTANCES_PATH, ADMIN_LICENSES_PATH, ADMIN_OAUTH_CLIENTS_PATH, ADMIN_OAUTH_USERS_PATH, ADMIN_ORDERS_PATH,
+    AUTHORIZE_PATH, LICENSE_ACTIVATE_PATH, LICENSE_HEARTBEAT_PATH, LOGOUT_PATH, QUERY_ORDER_PATH, Simulator,
+    TOKEN_PATH, UNIFIED_LOGIN_PATH, USAGE_PATH, USERINFO_PATH,
 };

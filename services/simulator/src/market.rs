@@ -10,6 +10,7 @@ use koofill_model::order::{ChargingMode, OrderInfo};
 use serde::{Deserialize, Serialize};
 
 use crate::license::SimLicense;
+use crate::oauth::{OAuthBook, SimOAuthClient, SimOAuthUser};
 use crate::usage_rules::UsageRecordResult;
 
 /// What the marketplace knows about an instance, for the usage-push rules (spec §8.3).
@@ -110,6 +111,8 @@ pub(crate) struct State {
     pub usage: Vec<UsageRecordResult>,
     pub usage_pushes: u64,
     pub requests: Vec<RecordedRequest>,
+    /// The auth centre of the 联营 login (spec §6).
+    pub oauth: OAuthBook,
 }
 
 /// The shared state of one simulated marketplace. Cheap to clone; clones share the state.
@@ -180,6 +183,17 @@ impl Marketplace {
             }
             None => false,
         }
+    }
+
+    /// Registers a tenant's OAuth client of an app, with the app credential's redirect URL
+    /// (replacing one with the same `client_id`).
+    pub fn register_oauth_client(&self, client: SimOAuthClient) {
+        self.lock().oauth.register_client(client);
+    }
+
+    /// Lets a user sign in to an app of a tenant (replacing the same tenant, app and userName).
+    pub fn register_oauth_user(&self, user: SimOAuthUser) {
+        self.lock().oauth.register_user(user);
     }
 
     /// Every usage record received so far, with its validation result, in arrival order.

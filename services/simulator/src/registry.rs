@@ -13,7 +13,10 @@ use crate::SimError;
 use crate::callback::check_url;
 use crate::license::SimLicense;
 use crate::market::{InstanceStatus, Marketplace, SimInstance};
-use crate::server::{ADMIN_INSTANCES_PATH, ADMIN_LICENSES_PATH, ADMIN_ORDERS_PATH};
+use crate::oauth::{SimOAuthClient, SimOAuthUser};
+use crate::server::{
+    ADMIN_INSTANCES_PATH, ADMIN_LICENSES_PATH, ADMIN_OAUTH_CLIENTS_PATH, ADMIN_OAUTH_USERS_PATH, ADMIN_ORDERS_PATH,
+};
 
 /// Where registrations go.
 #[derive(Debug, Clone)]
@@ -85,6 +88,32 @@ impl Registry {
         match self {
             Self::Local(market) => market.register_license(license.clone()),
             Self::Remote(remote) => remote.post(ADMIN_LICENSES_PATH, license).await?,
+            Self::Off => {}
+        }
+        Ok(())
+    }
+
+    /// Registers a tenant's OAuth client of an app (the 联营 login, spec §6).
+    ///
+    /// # Errors
+    /// As [`Registry::order`].
+    pub async fn oauth_client(&self, client: &SimOAuthClient) -> Result<(), SimError> {
+        match self {
+            Self::Local(market) => market.register_oauth_client(client.clone()),
+            Self::Remote(remote) => remote.post(ADMIN_OAUTH_CLIENTS_PATH, client).await?,
+            Self::Off => {}
+        }
+        Ok(())
+    }
+
+    /// Lets a user sign in to an app of a tenant.
+    ///
+    /// # Errors
+    /// As [`Registry::order`].
+    pub async fn oauth_user(&self, user: &SimOAuthUser) -> Result<(), SimError> {
+        match self {
+            Self::Local(market) => market.register_oauth_user(user.clone()),
+            Self::Remote(remote) => remote.post(ADMIN_OAUTH_USERS_PATH, user).await?,
             Self::Off => {}
         }
         Ok(())

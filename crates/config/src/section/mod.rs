@@ -12,5 +12,6 @@ pub mod notification;
 pub mod process;
 pub mod provisioner;
 pub(crate) mod redact;
+pub mod sso;
 pub mod supervision;
 pub mod telemetry;

@@ -20,6 +20,7 @@ pub mod order_lines;
 pub mod orders;
 pub mod outbox;
 pub mod provisioner_calls;
+pub mod sso_sessions;
 pub mod supervision_cases;
 pub mod supervision_deadlines;
 pub mod supervision_reminders;

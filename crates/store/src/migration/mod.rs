@@ -8,6 +8,7 @@ mod m0004_license;
 mod m0005_notification;
 mod m0006_supervision;
 mod m0007_metering;
+mod m0008_sso;
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
 use sea_orm_migration::{MigrationTrait, MigratorTrait};
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0005_notification::Migration),
             Box::new(m0006_supervision::Migration),
             Box::new(m0007_metering::Migration),
+            Box::new(m0008_sso::Migration),
         ]
     }
 }

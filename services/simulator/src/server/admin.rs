@@ -17,6 +17,7 @@ use serde_json::json;
 use super::{AppState, api_error, auth};
 use crate::license::SimLicense;
 use crate::market::{InstanceStatus, SimInstance};
+use crate::oauth::{SimOAuthClient, SimOAuthUser};
 
 fn accept<T: DeserializeOwned>(
     state: &AppState,
@@ -71,6 +72,22 @@ pub(super) async fn instance_status(
 pub(super) async fn licenses(State(s): State<AppState>, m: Method, u: Uri, h: HeaderMap, body: Bytes) -> Response {
     accept(&s, &m, &u, &h, &body, |license: SimLicense| {
         s.market.register_license(license);
+        true
+    })
+}
+
+/// `POST /sim/v1/oauth/clients` with a [`SimOAuthClient`].
+pub(super) async fn oauth_clients(State(s): State<AppState>, m: Method, u: Uri, h: HeaderMap, body: Bytes) -> Response {
+    accept(&s, &m, &u, &h, &body, |client: SimOAuthClient| {
+        s.market.register_oauth_client(client);
+        true
+    })
+}
+
+/// `POST /sim/v1/oauth/users` with a [`SimOAuthUser`].
+pub(super) async fn oauth_users(State(s): State<AppState>, m: Method, u: Uri, h: HeaderMap, body: Bytes) -> Response {
+    accept(&s, &m, &u, &h, &body, |user: SimOAuthUser| {
+        s.market.register_oauth_user(user);
         true
     })
 }

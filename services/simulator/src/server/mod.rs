@@ -6,7 +6,12 @@
 //! | `POST /api/mkp-openapi-public/global/v1/isv/usage-data` | 按需使用量推送(新) (`signature`/`ts`/`nonce` headers, basic key) |
 //! | `POST /api/mkp-openapi-public/global/v1/license/activate` | 激活授权码 (APIG-signed) |
 //! | `POST /api/mkp-openapi-public/global/v1/license/heartbeat` | 查询授权码 / heartbeat (APIG-signed) |
-//! | `POST /sim/v1/orders`, `/sim/v1/instances`, `/sim/v1/instances/{id}/status`, `/sim/v1/licenses` | the simulator's own registration API, for scenario runs in another process (APIG-signed) |
+//! | `GET /unified-login?appId=…[&user=…][&tenant=…][&state=…]` | the unified login page (spec §6.2): `user` (else the app's first enabled user) signs in; 302 to the app's redirect URL with `code` and `tenant` |
+//! | `GET /api/v1/oauth2/authorize?response_type=code&client_id&redirect_uri[&state][&user]` | the authorize endpoint (spec §6.2); 302 with `code`, `tenant`, `state` |
+//! | `POST /api/v1/oauth2/token` | the token endpoint (spec §6.3, form): authorization code (single use, 5 minutes) and refresh grants; `invalid_client` / `invalid_grant` errors |
+//! | `GET /api/v1/oauth2/userinfo` | userinfo (spec §6.4, Bearer); 401 `unauthorized` without a valid token |
+//! | `GET /api/v1/logout?redirect_url=…` | logout (spec §6.5); 302 |
+//! | `POST /sim/v1/orders`, `/sim/v1/instances`, `/sim/v1/instances/{id}/status`, `/sim/v1/licenses`, `/sim/v1/oauth/clients`, `/sim/v1/oauth/users` | the simulator's own registration API, for scenario runs in another process (APIG-signed) |
 //! | `GET /healthz` | liveness |
 //!
 //! Every request, whatever its path, is recorded with its verdict ([`Marketplace::requests`]).
@@ -14,6 +19,7 @@
 mod admin;
 mod auth;
 mod license_api;
+mod oauth;
 mod query_order;
 mod usage_api;
 
@@ -55,6 +61,11 @@ pub const ADMIN_ORDERS_PATH: &str = "/sim/v1/orders";
 pub const ADMIN_INSTANCES_PATH: &str = "/sim/v1/instances";
 /// Issues a license code (body: [`SimLicense`]).
 pub const ADMIN_LICENSES_PATH: &str = "/sim/v1/licenses";
+/// Registers a tenant's OAuth client of an app (body: [`crate::SimOAuthClient`]).
+pub const ADMIN_OAUTH_CLIENTS_PATH: &str = "/sim/v1/oauth/clients";
+/// Lets a user sign in to an app (body: [`crate::SimOAuthUser`]).
+pub const ADMIN_OAUTH_USERS_PATH: &str = "/sim/v1/oauth/users";
+pub use oauth::{AUTHORIZE_PATH, LOGOUT_PATH, TOKEN_PATH, UNIFIED_LOGIN_PATH, USERINFO_PATH};
 
 #[derive(Debug, Clone)]
 struct AppState {
@@ -136,6 +147,16 @@ impl Simulator {
         self.market.register_license(license);
     }
 
+    /// Registers a tenant's OAuth client of an app, with the app credential's redirect URL.
+    pub fn register_oauth_client(&self, client: crate::SimOAuthClient) {
+        self.market.register_oauth_client(client);
+    }
+
+    /// Lets a user sign in to an app of a tenant.
+    pub fn register_oauth_user(&self, user: crate::SimOAuthUser) {
+        self.market.register_oauth_user(user);
+    }
+
     /// Every request received so far.
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.market.requests()
@@ -171,6 +192,13 @@ fn router(state: AppState) -> Router {
         .route(ADMIN_INSTANCES_PATH, post(admin::instances))
         .route(&format!("{ADMIN_INSTANCES_PATH}/{{id}}/status"), post(admin::instance_status))
         .route(ADMIN_LICENSES_PATH, post(admin::licenses))
+        .route(ADMIN_OAUTH_CLIENTS_PATH, post(admin::oauth_clients))
+        .route(ADMIN_OAUTH_USERS_PATH, post(admin::oauth_users))
+        .route(oauth::UNIFIED_LOGIN_PATH, get(oauth::unified_login))
+        .route(oauth::AUTHORIZE_PATH, get(oauth::authorize))
+        .route(oauth::TOKEN_PATH, post(oauth::token))
+        .route(oauth::USERINFO_PATH, get(oauth::userinfo))
+        .route(oauth::LOGOUT_PATH, get(oauth::logout))
         .route("/healthz", get(|| async { "ok" }))
         .fallback(not_found)
         // The recorder reads the body itself (up to the limit), so it sits outside the limit layer.
