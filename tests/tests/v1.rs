@@ -11,7 +11,7 @@ use koofill_model::{InstanceId, OrderId, OrderLineId};
 use koofill_provisioning::Worker;
 use koofill_signing::client_secret::{self, OaepVariant};
 use koofill_simulator::{SimConfig, SimKeys, Simulator, bodies, callback::CallbackSender};
-use koofill_store::entities::{applications, directory_users, instances, tenants};
+use koofill_store::entities::{applications, departments, directory_users, instances, tenants};
 use koofill_testkit::{TestDb, TestNats};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
@@ -182,6 +182,13 @@ async fn kit_v1_syncs_fill_the_directory_like_their_v2_twins() {
     let users = [bodies::user("zhangsan01", "张三", "10000", "admin"), bodies::user("lisi02", "李四", "10000", "user")];
     // Sent with userList as a string holding JSON, as V1 does.
     sys.kit("authSync", bodies::auth_sync("i-v1", "t-v1", "app-v1", &users, 1, false)).await;
+    let dev = ("20".to_owned(), "开发部".to_owned(), "10".to_owned());
+    sys.kit("singleOrgSync", bodies::single_org_sync("i-v1", "t-v1", &dev, 1, false)).await;
+    sys.settle().await;
+    // The full list replaces the departments: sent as V1's `orgInfo` string with `name`.
+    let all =
+        [("10".to_owned(), "总部".to_owned(), String::new()), ("30".to_owned(), "测试部".to_owned(), "10".to_owned())];
+    sys.kit("allOrgSync", bodies::all_org_sync("i-v1", "t-v1", &all, false)).await;
     sys.settle().await;
 
     let db = sys.worker.db();
@@ -202,4 +209,22 @@ async fn kit_v1_syncs_fill_the_directory_like_their_v2_twins() {
         .collect();
     names.sort();
     assert_eq!(names, ["lisi02", "zhangsan01"]);
+    let mut departments: Vec<(String, String, String)> = departments::Entity::find()
+        .filter(departments::Column::TenantId.eq("t-v1"))
+        .all(db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| (d.org_code, d.org_name, d.state.as_str().to_owned()))
+        .collect();
+    departments.sort();
+    assert_eq!(
+        departments,
+        [
+            ("10".to_owned(), "总部".to_owned(), "active".to_owned()),
+            ("20".to_owned(), "开发部".to_owned(), "deleted".to_owned()),
+            ("30".to_owned(), "测试部".to_owned(), "active".to_owned()),
+        ],
+        "the full sync replaced the single one"
+    );
 }
