@@ -1,6 +1,7 @@
 //! The load: signed callbacks sent the way KooGallery sends them — an answer other than
 //! `000000`, or none within 5 seconds, is retried later with a fresh nonce and timestamp. Each
-//! order follows a [`Plan`]: opened, then renewed, frozen, frozen and unfrozen, or released.
+//! order follows a [`Plan`]: opened, then renewed, frozen, frozen and unfrozen, released, or
+//! bound to an enterprise (Kit); or, for a License 2.0 order, its code renewed and frozen.
 
 use std::{
     sync::{
@@ -29,21 +30,32 @@ pub enum Plan {
     FreezeUnfreeze,
     /// Opened, then released: released.
     Release,
+    /// Opened, then bound to an enterprise through the Kit syncs (tenantSync, then authSync with
+    /// two users): active, the tenant and both users in the directory.
+    Kit,
+    /// A License 2.0 code (no instance): renewed (`refreshLicenseCode`), then frozen
+    /// (`updateLicenseCodeStatus`): frozen with the new expiry.
+    License,
 }
 
 impl Plan {
-    /// The plan of the `index`th order: an even mix of the five.
+    /// How many plans there are: the mix repeats every this many orders.
+    pub const COUNT: usize = 7;
+
+    /// The plan of the `index`th order: an even mix of the seven.
     pub fn of(index: usize) -> Self {
-        match index % 5 {
+        match index % Self::COUNT {
             0 => Self::Open,
             1 => Self::Renew,
             2 => Self::Freeze,
             3 => Self::FreezeUnfreeze,
-            _ => Self::Release,
+            4 => Self::Release,
+            5 => Self::Kit,
+            _ => Self::License,
         }
     }
 
-    /// The callbacks this plan sends after the newInstance.
+    /// The callbacks this plan sends after the newInstance (or, for a license, instead of it).
     fn steps(self) -> &'static [Step] {
         match self {
             Self::Open => &[],
@@ -51,7 +63,14 @@ impl Plan {
             Self::Freeze => &[Step::Freeze],
             Self::FreezeUnfreeze => &[Step::Freeze, Step::Unfreeze],
             Self::Release => &[Step::Release],
+            Self::Kit => &[Step::TenantSync, Step::AuthSync],
+            Self::License => &[Step::RenewLicense, Step::FreezeLicense],
         }
+    }
+
+    /// Whether the plan opens an instance (every one but the license code's).
+    pub fn opens_instance(self) -> bool {
+        self != Self::License
     }
 }
 
@@ -61,6 +80,34 @@ enum Step {
     Freeze,
     Unfreeze,
     Release,
+    TenantSync,
+    AuthSync,
+    RenewLicense,
+    FreezeLicense,
+}
+
+/// The license code of a License plan's order.
+pub fn license_code(order: &str) -> String {
+    format!("L{order}")
+}
+
+/// The enterprise a Kit plan's order is bound to.
+pub fn tenant_of(order: &str) -> String {
+    format!("T{order}")
+}
+
+/// The application a Kit plan's users are authorised for.
+pub fn app_of(order: &str) -> String {
+    format!("A{order}")
+}
+
+/// The users a Kit plan authorises.
+pub const KIT_USERS: [&str; 2] = ["zhangsan01", "lisi02"];
+
+/// One request, as KooGallery would send it.
+enum Call {
+    Basic(Value),
+    Kit(&'static str, Value),
 }
 
 /// One order acknowledged through its whole plan.
@@ -68,7 +115,7 @@ enum Step {
 pub struct Done {
     /// The order.
     pub order: String,
-    /// The instance ID koofill answered.
+    /// The instance ID koofill answered (for a License plan, the license code).
     pub instance: String,
     /// What was sent after the newInstance.
     pub plan: Plan,
@@ -109,12 +156,15 @@ async fn until_acknowledged(
     sender: &CallbackSender,
     counters: &Counters,
     deadline: tokio::time::Instant,
-    body: impl Fn() -> Value,
+    call: impl Fn() -> Call,
 ) -> Option<koofill_simulator::callback::Exchange> {
     let mut backoff = Duration::from_millis(200);
     loop {
         counters.requests.fetch_add(1, Ordering::Relaxed);
-        let exchange = sender.send_basic(&body()).await;
+        let exchange = match call() {
+            Call::Basic(body) => sender.send_basic(&body).await,
+            Call::Kit(interface, body) => sender.send_kit(interface, &body).await,
+        };
         match exchange.status {
             _ if exchange.latency > Duration::from_secs(5) => {
                 counters.over_5s.fetch_add(1, Ordering::Relaxed);
@@ -148,15 +198,26 @@ async fn run_plan(
 ) -> Option<String> {
     let deadline = tokio::time::Instant::now() + patience;
     let line = koofill_simulator::orders::line_id(order);
-    let opened = until_acknowledged(sender, counters, deadline, || {
-        json!({"activity": "newInstance", "businessId": format!("biz-{order}"), "orderId": order,
-            "orderLineId": line, "testFlag": "0"})
-    })
-    .await?;
-    let instance = opened.instance_id()?.to_owned();
+    let instance = if plan.opens_instance() {
+        let opened = until_acknowledged(sender, counters, deadline, || {
+            Call::Basic(json!({"activity": "newInstance", "businessId": format!("biz-{order}"), "orderId": order,
+                "orderLineId": line, "testFlag": "0"}))
+        })
+        .await?;
+        opened.instance_id()?.to_owned()
+    } else {
+        license_code(order)
+    };
+    let tenant = bodies::Tenant {
+        tenant_id: tenant_of(order),
+        tenant_code: format!("c{order}"),
+        name: "故障演练企业".to_owned(),
+        domain_name: "https://tenant.chaos.example".to_owned(),
+    };
+    let users: Vec<Value> = KIT_USERS.iter().map(|u| bodies::user(u, u, "10000", "user")).collect();
     for step in plan.steps() {
-        let body = || match step {
-            Step::Renew => bodies::refresh_instance(
+        let call = || match step {
+            Step::Renew => Call::Basic(bodies::refresh_instance(
                 &instance,
                 &format!("{order}R"),
                 &format!("{line}R"),
@@ -164,12 +225,20 @@ async fn run_plan(
                 None,
                 renew_to,
                 false,
-            ),
-            Step::Freeze => bodies::update_instance_status(&instance, "FREEZE", false),
-            Step::Unfreeze => bodies::update_instance_status(&instance, "UNFREEZE", false),
-            Step::Release => bodies::release_instance(&instance, None, false),
+            )),
+            Step::Freeze => Call::Basic(bodies::update_instance_status(&instance, "FREEZE", false)),
+            Step::Unfreeze => Call::Basic(bodies::update_instance_status(&instance, "UNFREEZE", false)),
+            Step::Release => Call::Basic(bodies::release_instance(&instance, None, false)),
+            Step::TenantSync => Call::Kit("tenantSync", bodies::tenant_sync(&instance, order, &tenant, 1, false)),
+            Step::AuthSync => {
+                Call::Kit("authSync", bodies::auth_sync(&instance, &tenant.tenant_id, &app_of(order), &users, 1, false))
+            }
+            Step::RenewLicense => {
+                Call::Basic(bodies::refresh_license_code(&instance, order, &line, "RENEWAL", renew_to, false))
+            }
+            Step::FreezeLicense => Call::Basic(bodies::update_license_code_status(&instance, "FREEZE", false)),
         };
-        until_acknowledged(sender, counters, deadline, body).await?;
+        until_acknowledged(sender, counters, deadline, call).await?;
     }
     Some(instance)
 }

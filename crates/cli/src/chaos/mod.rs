@@ -1,5 +1,6 @@
 //! `koofill chaos`: the fault suite. Real processes (`koofill serve ingress`, `koofill serve
-//! provisioning`, `koofill serve metering`, `koofill serve notification`), a real `nats-server` with a file store, a real
+//! provisioning`, `koofill serve license`, `koofill serve metering`, `koofill serve
+//! notification`), a real `nats-server` with a file store, a real
 //! database, the simulator's open APIs as KooGallery and a fake seller product; faults injected
 //! mid-load; then it counts what a seller cares about: every acknowledged callback and usage
 //! event applied, none applied twice.
@@ -27,7 +28,11 @@ use clap::{Args, ValueEnum};
 use futures::StreamExt;
 use koofill_model::order::{ChargingMode, OrderType};
 use koofill_simulator::{SimConfig, SimKeys, Simulator, callback::CallbackSender, orders::OrderSpec};
-use koofill_store::entities::instances::{self, InstanceState};
+use koofill_store::entities::{
+    directory_users,
+    instances::{self, InstanceState},
+    licenses, tenants,
+};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use self::{
@@ -91,8 +96,9 @@ pub struct ChaosArgs {
     /// Scenarios to run (default: all).
     #[arg(long, value_enum, value_delimiter = ',')]
     pub scenario: Vec<Scenario>,
-    /// Orders per scenario (each opened, then renewed, frozen, frozen and unfrozen, or released,
-    /// in equal parts), and as many usage events.
+    /// Orders per scenario (each opened, then renewed, frozen, frozen and unfrozen, released, or
+    /// bound to an enterprise through the Kit syncs; or a License 2.0 code renewed and frozen; in
+    /// equal parts), and as many usage events.
     #[arg(long, default_value_t = 10_000)]
     pub orders: usize,
     /// Callbacks in flight at once.
@@ -252,7 +258,7 @@ async fn run_one(scenario: Scenario, args: &ChaosArgs, dir: &Path) -> anyhow::Re
         }
         None => Database::Sqlite(dir.join("koofill.db")),
     };
-    let keys = SimKeys::new(system::BASIC_KEY).with_access_key(system::AK, system::SK);
+    let keys = SimKeys::new(system::BASIC_KEY).with_kit_key(system::KIT_KEY).with_access_key(system::AK, system::SK);
     let sim = Simulator::start(SimConfig::for_keys(&keys)).await.context("starting the simulator")?;
     let product = Product::start().await?;
     let free = || ports::free_port().map(|p| std::net::SocketAddr::from(([127, 0, 0, 1], p)));
@@ -264,6 +270,12 @@ async fn run_one(scenario: Scenario, args: &ChaosArgs, dir: &Path) -> anyhow::Re
     }
     let mut metering_env = env.clone();
     metering_env.insert("KOOFILL__WORKER__LISTEN".to_owned(), metering_addr.to_string());
+    // The license worker signs status tokens; the suite only needs it to start.
+    let license_addr = free()?;
+    let (license_key, _) = koofill_license::token::generate_pem().context("a license signing key")?;
+    let mut license_env = env.clone();
+    license_env.insert("KOOFILL__WORKER__LISTEN".to_owned(), license_addr.to_string());
+    license_env.insert("KOOFILL__LICENSE__SIGNING_KEY".to_owned(), license_key);
     // The notification worker tells the product (its webhook channel) of every opened and
     // released instance; quick retries and a short lease (a killed sender's claim runs out after
     // 15 s, not the default 120 s), as the suite measures how fast it catches up.
@@ -285,12 +297,14 @@ async fn run_one(scenario: Scenario, args: &ChaosArgs, dir: &Path) -> anyhow::Re
     let mut ingress = Service::start("ingress", env.clone(), dir.join("ingress.log"))?;
     let mut worker = Service::start("provisioning", env, dir.join("provisioning.log"))?;
     let mut metering = Service::start("metering", metering_env, dir.join("metering.log"))?;
+    let mut license = Service::start("license", license_env, dir.join("license.log"))?;
     let mut notification = Service::start("notification", notification_env, dir.join("notification.log"))?;
     let lag = lag::LagSampler::start(nats.addr());
     // Faults hit a system at work, not one still starting.
     wait_ready(&mut ingress, ingress_addr).await?;
     wait_ready(&mut worker, worker_addr).await?;
     wait_ready(&mut metering, metering_addr).await?;
+    wait_ready(&mut license, license_addr).await?;
     wait_ready(&mut notification, notification_addr).await?;
 
     // The orders, known to the simulator's query order (except the poison one).
@@ -298,7 +312,7 @@ async fn run_one(scenario: Scenario, args: &ChaosArgs, dir: &Path) -> anyhow::Re
         (0..args.orders).map(|i| format!("CHAOS{:04}{:02}{i:07}", args.seed % 10_000, scenario as u8)).collect();
     // Halfway, on an order whose plan is to be opened only (a frozen or released poison order
     // would be answered 000003 by the ingress, which knows it only as failed).
-    let poison = (scenario == Scenario::Poison).then(|| orders[orders.len() / 2 / 5 * 5].clone());
+    let poison = (scenario == Scenario::Poison).then(|| orders[orders.len() / 2 / Plan::COUNT * Plan::COUNT].clone());
     let now = chrono::Utc::now();
     for order in &orders {
         if Some(order) == poison.as_ref() {
@@ -317,6 +331,17 @@ async fn run_one(scenario: Scenario, args: &ChaosArgs, dir: &Path) -> anyhow::Re
             }
             .build(),
         );
+    }
+    // The License plan's codes, as KooGallery issued them.
+    for (index, order) in orders.iter().enumerate() {
+        if Plan::of(index) == Plan::License {
+            let product = koofill_simulator::orders::MONTHLY_BASIC.0;
+            sim.register_license(koofill_simulator::license::SimLicense::received(
+                load::license_code(order),
+                order.clone(),
+                product,
+            ));
+        }
     }
 
     let sender =
@@ -354,12 +379,14 @@ async fn run_one(scenario: Scenario, args: &ChaosArgs, dir: &Path) -> anyhow::Re
             worker.kill_and_restart().await?;
             metering.kill_and_restart().await?;
             notification.kill_and_restart().await?;
+            license.kill_and_restart().await?;
             wait_progress(&progress, at(0.5)).await;
             ingress.kill_and_restart().await?;
             wait_progress(&progress, at(0.6)).await;
             worker.kill_and_restart().await?;
             metering.kill_and_restart().await?;
             notification.kill_and_restart().await?;
+            license.kill_and_restart().await?;
         }
         Scenario::BrokerRestart => nats.kill_and_restart(Duration::from_secs(2)).await?,
         Scenario::Partition => {
@@ -407,7 +434,7 @@ async fn run_one(scenario: Scenario, args: &ChaosArgs, dir: &Path) -> anyhow::Re
     let db = koofill_store::connect(&database.url()).await.context("reading the results")?;
     let deadline = Instant::now() + Duration::from_secs(args.settle_secs);
     let (applied, counted, instances) = loop {
-        let instances = instance_states(&db).await?;
+        let instances = Snapshot::read(&db).await?;
         let applied = expected.iter().filter(|d| reached_plan(d, &instances, &renew_to)).count();
         let counted = usage_counted(&db).await?;
         let unnotified = unnotified(&expected, &product);
@@ -430,7 +457,7 @@ async fn run_one(scenario: Scenario, args: &ChaosArgs, dir: &Path) -> anyhow::Re
     let created = product.created_instances();
     let never_created: Vec<&str> = expected
         .iter()
-        .filter(|d| d.plan != Plan::Release && reached_plan(d, &instances, &renew_to))
+        .filter(|d| d.plan.opens_instance() && d.plan != Plan::Release && reached_plan(d, &instances, &renew_to))
         .filter(|d| !created.contains(&d.instance))
         .map(|d| d.instance.as_str())
         .collect();
@@ -484,6 +511,7 @@ async fn run_one(scenario: Scenario, args: &ChaosArgs, dir: &Path) -> anyhow::Re
     ingress.stop().await;
     worker.stop().await;
     metering.stop().await;
+    license.stop().await;
     notification.stop().await;
     sim.shutdown().await;
     drop(db);
@@ -545,42 +573,80 @@ async fn wait_progress(progress: &AtomicU64, target: u64) {
 }
 
 /// Acknowledged orders whose notification has not reached the product: `instance.released` for
-/// the released ones, `instance.active` for the others.
+/// the released ones, `instance.active` for the others that open an instance.
 fn unnotified(expected: &[&load::Done], product: &Product) -> usize {
     let (active, released) = (product.notified("instance.active"), product.notified("instance.released"));
     expected
         .iter()
         .filter(|d| match d.plan {
+            Plan::License => false,
             Plan::Release => !released.contains(&d.instance),
             _ => !active.contains(&d.instance),
         })
         .count()
 }
 
-/// Every instance's state and expiry.
-async fn instance_states(
-    db: &sea_orm::DatabaseConnection,
-) -> anyhow::Result<HashMap<String, (InstanceState, Option<chrono::DateTime<chrono::Utc>>)>> {
-    let rows = instances::Entity::find().all(db).await.context("reading instances")?;
-    Ok(rows.into_iter().map(|r| (r.instance_id, (r.state, r.expire_time))).collect())
+type Expiry = Option<chrono::DateTime<chrono::Utc>>;
+
+/// What the database holds, as far as the plans' effects go.
+struct Snapshot {
+    /// Every instance's state and expiry.
+    instances: HashMap<String, (InstanceState, Expiry)>,
+    /// Active tenants, by (instance, tenant).
+    tenants: std::collections::HashSet<(String, String)>,
+    /// Active, enabled users, by (tenant, app).
+    users: HashMap<(String, String), usize>,
+    /// Every license code's status and expiry.
+    licenses: HashMap<String, (String, Expiry)>,
 }
 
-/// Whether an order's instance is where its plan leads: open, renewed to `renew_to`, frozen,
-/// unfrozen or released.
-fn reached_plan(
-    done: &load::Done,
-    instances: &HashMap<String, (InstanceState, Option<chrono::DateTime<chrono::Utc>>)>,
-    renew_to: &str,
-) -> bool {
-    let Some((state, expiry)) = instances.get(&done.instance) else { return false };
+impl Snapshot {
+    async fn read(db: &sea_orm::DatabaseConnection) -> anyhow::Result<Self> {
+        use koofill_store::entities::directory_users::DirectoryState;
+        let instances = instances::Entity::find().all(db).await.context("reading instances")?;
+        let tenants = tenants::Entity::find().all(db).await.context("reading tenants")?;
+        let users = directory_users::Entity::find().all(db).await.context("reading users")?;
+        let licenses = licenses::Entity::find().all(db).await.context("reading licenses")?;
+        let mut per_app: HashMap<(String, String), usize> = HashMap::new();
+        for u in users.into_iter().filter(|u| u.state == DirectoryState::Active && u.enabled) {
+            *per_app.entry((u.tenant_id, u.app_id)).or_default() += 1;
+        }
+        Ok(Self {
+            instances: instances.into_iter().map(|r| (r.instance_id, (r.state, r.expire_time))).collect(),
+            tenants: tenants
+                .into_iter()
+                .filter(|t| t.state == DirectoryState::Active)
+                .map(|t| (t.instance_id, t.tenant_id))
+                .collect(),
+            users: per_app,
+            licenses: licenses.into_iter().map(|l| (l.code, (l.status, l.expire_time))).collect(),
+        })
+    }
+}
+
+/// Whether an order is where its plan leads: open, renewed to `renew_to`, frozen, unfrozen,
+/// released, bound with its two users, or (a license code) renewed and frozen.
+fn reached_plan(done: &load::Done, snapshot: &Snapshot, renew_to: &str) -> bool {
+    let renewed = |expiry: &Expiry| expiry.is_some_and(|e| koofill_model::time::format_compact14(e) == renew_to);
+    if done.plan == Plan::License {
+        return snapshot
+            .licenses
+            .get(&done.instance)
+            .is_some_and(|(status, expiry)| status == "frozen" && renewed(expiry));
+    }
+    let Some((state, expiry)) = snapshot.instances.get(&done.instance) else { return false };
     match done.plan {
         Plan::Open | Plan::FreezeUnfreeze => *state == InstanceState::Active,
-        Plan::Renew => {
-            *state == InstanceState::Active
-                && expiry.is_some_and(|e| koofill_model::time::format_compact14(e) == renew_to)
-        }
+        Plan::Renew => *state == InstanceState::Active && renewed(expiry),
         Plan::Freeze => *state == InstanceState::Frozen,
         Plan::Release => *state == InstanceState::Released,
+        Plan::Kit => {
+            let (tenant, app) = (load::tenant_of(&done.order), load::app_of(&done.order));
+            *state == InstanceState::Active
+                && snapshot.tenants.contains(&(done.instance.clone(), tenant.clone()))
+                && snapshot.users.get(&(tenant, app)).copied() == Some(load::KIT_USERS.len())
+        }
+        Plan::License => false,
     }
 }
 

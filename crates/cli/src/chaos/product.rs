@@ -1,6 +1,7 @@
 //! The seller's product, played by the fault suite: a Standard Webhooks endpoint that records
-//! every create, renewal and release it receives, so duplicates (the same instance created,
-//! renewed or released under two idempotency keys) can be counted.
+//! every create, renewal and release it receives (of instances, and renewals of license codes),
+//! so duplicates (the same instance created, renewed or released, or the same code renewed, under
+//! two idempotency keys) can be counted.
 //!
 //! Freeze and unfreeze are not counted: they are target-state operations, and koofill tells the
 //! product the target state again on purpose when a later call finds it already reached in its
@@ -27,7 +28,7 @@ pub struct Seen {
 }
 
 /// The steps that happen at most once per instance in the suite's load.
-const ONCE_ONLY: [&str; 3] = ["instance.create", "instance.renew", "instance.release"];
+const ONCE_ONLY: [&str; 4] = ["instance.create", "instance.renew", "instance.release", "license.renew"];
 
 /// The running product.
 #[derive(Debug, Clone)]
@@ -43,7 +44,10 @@ async fn hook(State(seen): State<Arc<Mutex<Seen>>>, headers: HeaderMap, body: By
     let call: Value = serde_json::from_slice(&body).unwrap_or_default();
     let id = headers.get("webhook-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     let kind = call["type"].as_str().unwrap_or_default();
-    let instance = call["data"]["instanceId"].as_str().or_else(|| call["data"]["instance_id"].as_str());
+    let instance = call["data"]["instanceId"]
+        .as_str()
+        .or_else(|| call["data"]["instance_id"].as_str())
+        .or_else(|| call["data"]["license"].as_str());
     if let Ok(mut seen) = seen.lock() {
         seen.calls += 1;
         if ONCE_ONLY.contains(&kind)

@@ -19,6 +19,8 @@ use crate::wait_for;
 
 /// The keys the suite plays KooGallery with.
 pub const BASIC_KEY: &str = "chaos-basic-key-0123456789";
+/// The Kit key the suite signs its Kit syncs with.
+pub const KIT_KEY: &str = "chaos-kit-key-9876543210";
 /// The AK/SK the simulator accepts.
 pub const AK: &str = "CHAOSAK";
 /// See [`AK`].
@@ -281,6 +283,7 @@ pub fn service_env(
 ) -> HashMap<String, String> {
     [
         ("KOOFILL__KOOGALLERY__BASIC_KEY", BASIC_KEY.to_owned()),
+        ("KOOFILL__KOOGALLERY__KIT_KEY", KIT_KEY.to_owned()),
         ("KOOFILL__KOOGALLERY__ACCESS_KEY_ID", AK.to_owned()),
         ("KOOFILL__KOOGALLERY__SECRET_ACCESS_KEY", SK.to_owned()),
         ("KOOFILL__KOOGALLERY__API_BASE", api_base.to_owned()),
