@@ -1,6 +1,6 @@
 //! `koofill chaos`: the fault suite. Real processes (`koofill serve ingress`, `koofill serve
 //! provisioning`, `koofill serve license`, `koofill serve metering`, `koofill serve
-//! notification`), a real `nats-server` with a file store, a real
+//! notification`, `koofill serve supervision`), a real `nats-server` with a file store, a real
 //! database, the simulator's open APIs as KooGallery and a fake seller product; faults injected
 //! mid-load; then it counts what a seller cares about: every acknowledged callback and usage
 //! event applied, none applied twice.
@@ -31,7 +31,7 @@ use koofill_simulator::{SimConfig, SimKeys, Simulator, callback::CallbackSender,
 use koofill_store::entities::{
     directory_users,
     instances::{self, InstanceState},
-    licenses, tenants,
+    licenses, supervision_cases, tenants,
 };
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
@@ -291,6 +291,16 @@ async fn run_one(scenario: Scenario, args: &ChaosArgs, dir: &Path) -> anyhow::Re
             system::WEBHOOK_SECRET
         ),
     )?;
+    // Supervision follows every period order (SaaS delivered offline): one case per opened order.
+    let supervision_addr = free()?;
+    let supervision_toml = dir.join("supervision.toml");
+    std::fs::write(
+        &supervision_toml,
+        "[supervision]\ntick_secs = 5\n\n[supervision.charging_modes]\nPERIOD = \"saas_offline\"\n",
+    )?;
+    let mut supervision_env = env.clone();
+    supervision_env.insert("KOOFILL__WORKER__LISTEN".to_owned(), supervision_addr.to_string());
+    supervision_env.insert("KOOFILL_CONFIG".to_owned(), supervision_toml.display().to_string());
     let mut notification_env = env.clone();
     notification_env.insert("KOOFILL__WORKER__LISTEN".to_owned(), notification_addr.to_string());
     notification_env.insert("KOOFILL_CONFIG".to_owned(), notification_toml.display().to_string());
@@ -298,6 +308,7 @@ async fn run_one(scenario: Scenario, args: &ChaosArgs, dir: &Path) -> anyhow::Re
     let mut worker = Service::start("provisioning", env, dir.join("provisioning.log"))?;
     let mut metering = Service::start("metering", metering_env, dir.join("metering.log"))?;
     let mut license = Service::start("license", license_env, dir.join("license.log"))?;
+    let mut supervision = Service::start("supervision", supervision_env, dir.join("supervision.log"))?;
     let mut notification = Service::start("notification", notification_env, dir.join("notification.log"))?;
     let lag = lag::LagSampler::start(nats.addr());
     // Faults hit a system at work, not one still starting.
@@ -305,6 +316,7 @@ async fn run_one(scenario: Scenario, args: &ChaosArgs, dir: &Path) -> anyhow::Re
     wait_ready(&mut worker, worker_addr).await?;
     wait_ready(&mut metering, metering_addr).await?;
     wait_ready(&mut license, license_addr).await?;
+    wait_ready(&mut supervision, supervision_addr).await?;
     wait_ready(&mut notification, notification_addr).await?;
 
     // The orders, known to the simulator's query order (except the poison one).
@@ -380,6 +392,7 @@ async fn run_one(scenario: Scenario, args: &ChaosArgs, dir: &Path) -> anyhow::Re
             metering.kill_and_restart().await?;
             notification.kill_and_restart().await?;
             license.kill_and_restart().await?;
+            supervision.kill_and_restart().await?;
             wait_progress(&progress, at(0.5)).await;
             ingress.kill_and_restart().await?;
             wait_progress(&progress, at(0.6)).await;
@@ -387,6 +400,7 @@ async fn run_one(scenario: Scenario, args: &ChaosArgs, dir: &Path) -> anyhow::Re
             metering.kill_and_restart().await?;
             notification.kill_and_restart().await?;
             license.kill_and_restart().await?;
+            supervision.kill_and_restart().await?;
         }
         Scenario::BrokerRestart => nats.kill_and_restart(Duration::from_secs(2)).await?,
         Scenario::Partition => {
@@ -438,7 +452,8 @@ async fn run_one(scenario: Scenario, args: &ChaosArgs, dir: &Path) -> anyhow::Re
         let applied = expected.iter().filter(|d| reached_plan(d, &instances, &renew_to)).count();
         let counted = usage_counted(&db).await?;
         let unnotified = unnotified(&expected, &product);
-        if applied == expected.len() && counted >= usage_expected && unnotified == 0 {
+        let unsupervised = unsupervised(&expected, &instances, &renew_to).len();
+        if applied == expected.len() && counted >= usage_expected && unnotified == 0 && unsupervised == 0 {
             row.settle = Some(fault_ended.elapsed());
             break (applied, counted, instances);
         }
@@ -482,6 +497,17 @@ async fn run_one(scenario: Scenario, args: &ChaosArgs, dir: &Path) -> anyhow::Re
         row.lost += unnotified;
         row.note.push_str(&format!(" {unnotified} instances never notified;"));
     }
+    let unsupervised = unsupervised(&applied_only, &instances, &renew_to);
+    if !unsupervised.is_empty() {
+        row.lost += unsupervised.len();
+        row.note.push_str(&format!(
+            " {} opened orders without a supervision case (e.g. {});",
+            unsupervised.len(),
+            unsupervised.iter().take(3).cloned().collect::<Vec<_>>().join(", ")
+        ));
+    }
+    row.duplicates += instances.doubled_cases;
+    row.note.push_str(&format!(" {} supervision cases;", instances.cases.len()));
     row.note.push_str(&format!(
         " usage counted {} of {} ({} events, {} sent with repeats);",
         counted.to_plain(),
@@ -512,6 +538,7 @@ async fn run_one(scenario: Scenario, args: &ChaosArgs, dir: &Path) -> anyhow::Re
     worker.stop().await;
     metering.stop().await;
     license.stop().await;
+    supervision.stop().await;
     notification.stop().await;
     sim.shutdown().await;
     drop(db);
@@ -572,6 +599,17 @@ async fn wait_progress(progress: &AtomicU64, target: u64) {
     }
 }
 
+/// Applied orders with an open instance (all but the released and the license codes) that have
+/// no supervision case.
+fn unsupervised(expected: &[&load::Done], snapshot: &Snapshot, renew_to: &str) -> Vec<String> {
+    expected
+        .iter()
+        .filter(|d| d.plan.opens_instance() && d.plan != Plan::Release && reached_plan(d, snapshot, renew_to))
+        .filter(|d| !snapshot.cases.contains(&d.order))
+        .map(|d| d.order.clone())
+        .collect()
+}
+
 /// Acknowledged orders whose notification has not reached the product: `instance.released` for
 /// the released ones, `instance.active` for the others that open an instance.
 fn unnotified(expected: &[&load::Done], product: &Product) -> usize {
@@ -598,6 +636,10 @@ struct Snapshot {
     users: HashMap<(String, String), usize>,
     /// Every license code's status and expiry.
     licenses: HashMap<String, (String, Expiry)>,
+    /// Orders with a supervision case.
+    cases: std::collections::HashSet<String>,
+    /// Order lines with more than one case.
+    doubled_cases: usize,
 }
 
 impl Snapshot {
@@ -607,6 +649,11 @@ impl Snapshot {
         let tenants = tenants::Entity::find().all(db).await.context("reading tenants")?;
         let users = directory_users::Entity::find().all(db).await.context("reading users")?;
         let licenses = licenses::Entity::find().all(db).await.context("reading licenses")?;
+        let cases = supervision_cases::Entity::find().all(db).await.context("reading supervision cases")?;
+        let mut per_line: HashMap<(String, String), usize> = HashMap::new();
+        for case in &cases {
+            *per_line.entry((case.order_id.clone(), case.order_line_id.clone())).or_default() += 1;
+        }
         let mut per_app: HashMap<(String, String), usize> = HashMap::new();
         for u in users.into_iter().filter(|u| u.state == DirectoryState::Active && u.enabled) {
             *per_app.entry((u.tenant_id, u.app_id)).or_default() += 1;
@@ -620,6 +667,8 @@ impl Snapshot {
                 .collect(),
             users: per_app,
             licenses: licenses.into_iter().map(|l| (l.code, (l.status, l.expire_time))).collect(),
+            doubled_cases: per_line.values().filter(|n| **n > 1).count(),
+            cases: cases.into_iter().map(|c| c.order_id).collect(),
         })
     }
 }
