@@ -198,6 +198,7 @@ mod tests {
         ("supervision.deadlines.unaccepted.remind_before", |c| {
             c.supervision.deadlines.unaccepted.remind_before = vec!["soon".into()];
         }),
+        ("metering.daily_skus", |c| c.metering.daily_skus = vec![" ".into()]),
         ("sso.public_url", |c| c.sso.public_url = Some("sso.example.com".into())),
         ("sso.product_url", |c| c.sso.product_url = Some("".into())),
         ("sso.login_url", |c| c.sso.login_url = "macroverse/unified-login".into()),

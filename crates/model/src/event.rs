@@ -44,6 +44,13 @@ pub enum DomainEvent {
         /// Expiry from the order (none for one-time and on-demand).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         expire_time: Option<DateTime<Utc>>,
+        /// The product of the order line, when query order told it (metering picks the billing
+        /// cycle by it).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        product_id: Option<String>,
+        /// The SKU of the order line, when query order told it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sku_code: Option<String>,
     },
     /// The expiry was set by refreshInstance.
     #[serde(rename = "instance.renewed")]
@@ -386,6 +393,8 @@ mod tests {
             instance_id: InstanceId::from("i-1"),
             order_id: OrderId::from("CS1"),
             expire_time: None,
+            product_id: None,
+            sku_code: None,
         };
         let value = serde_json::to_value(&event).unwrap();
         assert_eq!(value, json!({"type": "instance.active", "instance_id": "i-1", "order_id": "CS1"}));

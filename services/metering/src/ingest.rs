@@ -6,6 +6,11 @@
 //! nothing). A window's total is changed with a compare-and-set on its `version` and only while it
 //! is `open`: when the scheduler closed it in between, the batch is redone, and its late events
 //! go to the next open window.
+//!
+//! An instance's windows all have one cycle: that of the windows it already has, else the one
+//! `instance.active` fixed for its product ([`koofill_config::MeteringConfig::cycle_for`]), else
+//! the configured default. Usage that arrives before the instance is known therefore keeps the
+//! default cycle for that instance, rather than overlapping windows of two lengths.
 
 use std::collections::{HashMap, HashSet};
 
@@ -18,7 +23,7 @@ use koofill_store::{
     entities::{metering_instances, usage_events, usage_windows},
     sea_orm::{
         ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend,
-        EntityTrait, QueryFilter, Statement, TryInsertResult, Value, sea_query::OnConflict,
+        EntityTrait, QueryFilter, QuerySelect, Statement, TryInsertResult, Value, sea_query::OnConflict,
     },
 };
 
@@ -36,7 +41,7 @@ pub struct UsageHandler {
     pub db: DatabaseConnection,
     /// Wakes the outbox relay (the unit of work needs it; usage batches emit no event).
     pub outbox: OutboxSignal,
-    /// The billing cycle windows are aligned to.
+    /// The billing cycle of instances whose product does not set one.
     pub cycle: BillingCycle,
     /// Event counters.
     pub metrics: MeteringMetrics,
@@ -91,7 +96,13 @@ impl UsageHandler {
             return Ok(BatchOutcome::default()); // the whole batch was handled before
         };
         let now = Utc::now();
-        let mut work = Work { txn: uow.txn(), cycle: self.cycle, windows: HashMap::new(), releases: HashMap::new() };
+        let mut work = Work {
+            txn: uow.txn(),
+            default_cycle: self.cycle,
+            cycles: HashMap::new(),
+            windows: HashMap::new(),
+            releases: HashMap::new(),
+        };
         let mut outcome = BatchOutcome::default();
         let valid: Vec<(&UsageEvent, Quantity)> = batch
             .events
@@ -105,11 +116,14 @@ impl UsageHandler {
                 quantity.map(|q| (event, q))
             })
             .collect();
-        // Every window the batch's events fall in, read at once.
-        work.prefetch(
-            valid.iter().map(|(e, _)| (e.instance_id.as_str(), window::window_of(e.occurred_at, self.cycle).0)),
-        )
-        .await?;
+        // Every instance's cycle and release, then every window the batch's events fall in, read
+        // at once.
+        work.learn_instances(valid.iter().map(|(e, _)| e.instance_id.as_str())).await?;
+        let keys: Vec<(&str, DateTime<Utc>)> = valid
+            .iter()
+            .map(|(e, _)| (e.instance_id.as_str(), window::window_of(e.occurred_at, work.cycle_of(&e.instance_id)).0))
+            .collect();
+        work.prefetch(keys.into_iter()).await?;
         let mut placed = Vec::with_capacity(valid.len());
         let mut rows = Vec::with_capacity(valid.len());
         let mut in_batch = HashSet::with_capacity(valid.len());
@@ -258,7 +272,9 @@ impl Slot {
 
 struct Work<'a> {
     txn: &'a DatabaseTransaction,
-    cycle: BillingCycle,
+    default_cycle: BillingCycle,
+    /// Each instance's cycle ([`Work::learn_instances`]).
+    cycles: HashMap<String, BillingCycle>,
     windows: HashMap<(String, DateTime<Utc>), Slot>,
     releases: HashMap<String, Option<DateTime<Utc>>>,
 }
@@ -267,7 +283,7 @@ impl Work<'_> {
     /// The window an event belongs in: its own while that is open, else the next open one; none
     /// when its own is closed and the instance was released before the next one begins.
     async fn place(&mut self, event: &UsageEvent) -> Result<Placement, MeteringError> {
-        let (mut begin, _) = window::window_of(event.occurred_at, self.cycle);
+        let (mut begin, _) = window::window_of(event.occurred_at, self.cycle_of(&event.instance_id));
         let mut late = false;
         loop {
             let key = (event.instance_id.clone(), begin);
@@ -286,6 +302,50 @@ impl Work<'_> {
             late = true;
             begin = slot.end;
         }
+    }
+
+    /// The cycle of `instance_id`'s windows (the default for an instance not learnt).
+    fn cycle_of(&self, instance_id: &str) -> BillingCycle {
+        self.cycles.get(instance_id).copied().unwrap_or(self.default_cycle)
+    }
+
+    /// Reads, for every instance of the batch, the cycle of its existing windows, and its
+    /// metering row (cycle and release), in a few statements.
+    async fn learn_instances<'i>(&mut self, instances: impl Iterator<Item = &'i str>) -> Result<(), MeteringError> {
+        let wanted: Vec<&str> = instances.collect::<HashSet<_>>().into_iter().collect();
+        for chunk in wanted.chunks(ROWS_PER_STATEMENT) {
+            let rows = metering_instances::Entity::find()
+                .filter(metering_instances::Column::InstanceId.is_in(chunk.iter().copied()))
+                .all(self.txn)
+                .await
+                .map_err(koofill_store::StoreError::from)?;
+            for row in rows {
+                if let Some(cycle) = row.cycle.as_deref().and_then(window::cycle_from_text) {
+                    self.cycles.insert(row.instance_id.clone(), cycle);
+                }
+                self.releases.insert(row.instance_id, row.released_at);
+            }
+            // Windows already stored win: one instance never gets windows of two lengths.
+            let stored: Vec<(String, String)> = usage_windows::Entity::find()
+                .select_only()
+                .column(usage_windows::Column::InstanceId)
+                .column(usage_windows::Column::Cycle)
+                .distinct()
+                .filter(usage_windows::Column::InstanceId.is_in(chunk.iter().copied()))
+                .into_tuple()
+                .all(self.txn)
+                .await
+                .map_err(koofill_store::StoreError::from)?;
+            for (instance_id, text) in stored {
+                if let Some(cycle) = window::cycle_from_text(&text) {
+                    self.cycles.insert(instance_id, cycle);
+                }
+            }
+            for instance_id in chunk {
+                self.releases.entry((*instance_id).to_owned()).or_insert(None);
+            }
+        }
+        Ok(())
     }
 
     /// Reads the windows at `keys` in a few statements (instead of one read per window), so
@@ -310,9 +370,9 @@ impl Work<'_> {
             }
         }
         for (instance_id, begin) in wanted {
-            self.windows
-                .entry((instance_id.to_owned(), begin))
-                .or_insert_with(|| Slot::new(begin + window::length(self.cycle)));
+            self.windows.entry((instance_id.to_owned(), begin)).or_insert_with(|| {
+                Slot::new(begin + window::length(self.cycles.get(instance_id).copied().unwrap_or(self.default_cycle)))
+            });
         }
         Ok(())
     }
@@ -324,7 +384,7 @@ impl Work<'_> {
             .map_err(koofill_store::StoreError::from)?;
         match stored {
             Some(w) => Slot::stored(w),
-            None => Ok(Slot::new(begin + window::length(self.cycle))),
+            None => Ok(Slot::new(begin + window::length(self.cycle_of(instance_id)))),
         }
     }
 
@@ -367,7 +427,7 @@ impl Work<'_> {
                 instance_id: Set(instance_id.clone()),
                 window_begin: Set(*begin),
                 window_end: Set(slot.end),
-                cycle: Set(self.cycle.as_str().to_owned()),
+                cycle: Set(self.cycle_of(instance_id).as_str().to_owned()),
                 total: Set(slot.total.to_string()),
                 events: Set(slot.events),
                 state: Set(State::Open.as_str().to_owned()),

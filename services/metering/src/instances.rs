@@ -1,9 +1,11 @@
 //! The `metering-instances` consumer: what `instance.*` events say about each instance, as far as
 //! metering needs it. The first event seen opens the instance (no record begins before it); a
 //! release is final and sets the close time (no record ends after it, and usage arriving after its
-//! window closed becomes `late_unbilled`).
+//! window closed becomes `late_unbilled`). `instance.active` also names the product and SKU, which
+//! fix the instance's billing cycle ([`MeteringConfig::cycle_for`]).
 
 use koofill_bus::consumer::{Delivery, Handler};
+use koofill_config::MeteringConfig;
 use koofill_model::{DomainEvent, Envelope};
 use koofill_store::{
     OutboxSignal, StoreError, UnitOfWork,
@@ -23,6 +25,8 @@ pub struct InstanceHandler {
     pub db: DatabaseConnection,
     /// Wakes the relay (the unit of work needs it; nothing is emitted).
     pub outbox: OutboxSignal,
+    /// The cycle rules.
+    pub config: MeteringConfig,
 }
 
 impl Handler for InstanceHandler {
@@ -37,6 +41,12 @@ impl Handler for InstanceHandler {
             return Ok(());
         };
         let at = env.occurred_at;
+        let cycle = match &env.data {
+            DomainEvent::InstanceActive { product_id, sku_code, .. } => {
+                Some(self.config.cycle_for(product_id.as_deref(), sku_code.as_deref()).as_str().to_owned())
+            }
+            _ => None,
+        };
         let existing = metering_instances::Entity::find_by_id(instance_id.clone())
             .one(uow.txn())
             .await
@@ -48,6 +58,7 @@ impl Handler for InstanceHandler {
                     status: Set(status.to_owned()),
                     opened_at: Set(Some(at)),
                     released_at: Set((status == "released").then_some(at)),
+                    cycle: Set(cycle),
                     updated_at: Set(at),
                 }
                 .insert(uow.txn())
@@ -57,7 +68,11 @@ impl Handler for InstanceHandler {
             Some(row) if row.status == "released" => {} // final
             Some(row) => {
                 let opened = row.opened_at.map_or(at, |o| o.min(at));
+                let known_cycle = row.cycle.is_some();
                 let mut active = row.into_active_model();
+                if !known_cycle && cycle.is_some() {
+                    active.cycle = Set(cycle);
+                }
                 active.status = Set(status.to_owned());
                 active.opened_at = Set(Some(opened));
                 if status == "released" {

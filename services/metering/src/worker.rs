@@ -66,7 +66,8 @@ impl Worker {
             metrics: metrics.clone(),
         };
         host.consumer(ingest::CONSUMER, Source::Usage, usage.clone()).await?;
-        let instance_handler = InstanceHandler { db: host.db().clone(), outbox: host.outbox().clone() };
+        let instance_handler =
+            InstanceHandler { db: host.db().clone(), outbox: host.outbox().clone(), config: cfg.metering.clone() };
         host.consumer(instances::CONSUMER, Source::Events("instance.>".into()), instance_handler).await?;
         let ledger = Ledger::new(
             host.db().clone(),

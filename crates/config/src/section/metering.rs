@@ -50,8 +50,14 @@ pub enum PushSortDepth {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default)]
 pub struct MeteringConfig {
-    /// The billing cycle of every instance's windows. Default: `hourly`.
+    /// The billing cycle of an instance's windows unless its product or SKU is listed below.
+    /// Default: `hourly`.
     pub cycle: BillingCycle,
+    /// Product IDs whose pay-per-use spec is billed daily (the cycle is chosen per spec in the
+    /// seller console, spec §11.2; KooGallery's order data does not carry it). Default: none.
+    pub daily_products: Vec<String>,
+    /// SKU codes billed daily, as `daily_products`. Default: none.
+    pub daily_skus: Vec<String>,
     /// Seconds after a window ends before it is closed and pushed (late events until then still
     /// count in it); at most 600. Default: 120.
     pub grace_secs: u64,
@@ -81,6 +87,8 @@ impl Default for MeteringConfig {
     fn default() -> Self {
         Self {
             cycle: BillingCycle::Hourly,
+            daily_products: Vec::new(),
+            daily_skus: Vec::new(),
             grace_secs: 120,
             tick_secs: 30,
             max_records_per_push: PUSH_RECORDS_MAX,
@@ -95,6 +103,17 @@ impl Default for MeteringConfig {
 }
 
 impl MeteringConfig {
+    /// The billing cycle of an instance of `product_id` / `sku_code`: daily when either is listed
+    /// in `daily_products` / `daily_skus`, else `cycle`.
+    pub fn cycle_for(&self, product_id: Option<&str>, sku_code: Option<&str>) -> BillingCycle {
+        let listed = |list: &[String], value: Option<&str>| value.is_some_and(|v| list.iter().any(|x| x == v));
+        if listed(&self.daily_products, product_id) || listed(&self.daily_skus, sku_code) {
+            BillingCycle::Daily
+        } else {
+            self.cycle
+        }
+    }
+
     /// [`MeteringConfig::grace_secs`] as a duration.
     pub fn grace(&self) -> Duration {
         Duration::from_secs(self.grace_secs)
@@ -127,6 +146,13 @@ impl MeteringConfig {
         }
         checks::at_least("metering.max_events_per_request", self.max_events_per_request as u64, 1)?;
         checks::at_least("metering.partitions", u64::from(self.partitions), 1)?;
+        for (key, list) in
+            [("metering.daily_products", &self.daily_products), ("metering.daily_skus", &self.daily_skus)]
+        {
+            if list.iter().any(|v| v.trim().is_empty()) {
+                return Err(ConfigError::invalid(key, "has an empty entry"));
+            }
+        }
         Ok(())
     }
 }

@@ -16,6 +16,9 @@ pub struct Model {
     pub opened_at: Option<DateTimeUtc>,
     /// When it was released (no record ends after it).
     pub released_at: Option<DateTimeUtc>,
+    /// `hourly` or `daily`: the billing cycle of its product, from `instance.active`; unset
+    /// until then.
+    pub cycle: Option<String>,
     /// When the row last changed.
     pub updated_at: DateTimeUtc,
 }

@@ -9,6 +9,7 @@ mod m0005_notification;
 mod m0006_supervision;
 mod m0007_metering;
 mod m0008_sso;
+mod m0009_billing_cycle;
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
 use sea_orm_migration::{MigrationTrait, MigratorTrait};
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0006_supervision::Migration),
             Box::new(m0007_metering::Migration),
             Box::new(m0008_sso::Migration),
+            Box::new(m0009_billing_cycle::Migration),
         ]
     }
 }

@@ -2,6 +2,7 @@
 //! `KOOFILL_TEST_DATABASE_URL` is set), the simulator's usage-push endpoint.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod cycles;
 mod exactly_once;
 mod ingress;
 mod ledger;

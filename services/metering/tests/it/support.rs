@@ -94,6 +94,8 @@ impl Harness {
             instance_id: InstanceId::from(instance_id),
             order_id: "CS1".into(),
             expire_time: None,
+            product_id: None,
+            sku_code: None,
         };
         self.instance_event(&format!("{instance_id}:active"), at, event).await;
     }

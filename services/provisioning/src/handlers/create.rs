@@ -172,6 +172,8 @@ async fn provision(
         instance_id: instance_id.clone(),
         order_id: request.order_id.clone(),
         expire_time: create.expire_time,
+        product_id: create.product.as_ref().and_then(|p| p.product_id.clone()),
+        sku_code: create.product.as_ref().and_then(|p| p.sku_code.clone()),
     };
     uow.emit(deps.event(msg.follow_up("instance.active"), test, event)?);
     uow.commit().await?;
