@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-    sea_query::{Expr, OnConflict},
+    sea_query::{Expr, LockBehavior, LockType, OnConflict},
 };
 
 use crate::{StoreError, entities::outbox};
@@ -54,13 +54,26 @@ pub async fn push<C: ConnectionTrait>(db: &C, event: NewEvent) -> Result<(), Sto
 /// # Errors
 /// [`StoreError`] for database failures.
 pub async fn pending<C: ConnectionTrait>(db: &C, limit: u64) -> Result<Vec<outbox::Model>, StoreError> {
-    Ok(outbox::Entity::find()
+    Ok(pending_query(limit).all(db).await?)
+}
+
+/// Up to `limit` unsent events, oldest first, locked for the transaction `txn` — skipping rows
+/// another transaction has locked, so relays of several processes take disjoint events instead
+/// of publishing the same ones and then waiting on (or deadlocking over) each other's marks.
+/// PostgreSQL only; SQLite has one writer and no row locks (use [`pending`]).
+///
+/// # Errors
+/// [`StoreError`] for database failures.
+pub async fn claim_pending<C: ConnectionTrait>(txn: &C, limit: u64) -> Result<Vec<outbox::Model>, StoreError> {
+    Ok(pending_query(limit).lock_with_behavior(LockType::Update, LockBehavior::SkipLocked).all(txn).await?)
+}
+
+fn pending_query(limit: u64) -> sea_orm::Select<outbox::Entity> {
+    outbox::Entity::find()
         .filter(outbox::Column::SentAt.is_null())
         .order_by_asc(outbox::Column::CreatedAt)
         .order_by_asc(outbox::Column::Id)
         .limit(limit)
-        .all(db)
-        .await?)
 }
 
 /// How many events wait to be published.

@@ -13,7 +13,7 @@ use chrono::Utc;
 use koofill_bus::{BusError, Publisher};
 use koofill_store::{OutboxSignal, StoreError, outbox};
 use prometheus_client::metrics::{counter::Counter, gauge::Gauge};
-use sea_orm::DatabaseConnection;
+use sea_orm::{DatabaseConnection, TransactionTrait};
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
@@ -66,35 +66,52 @@ impl Relay {
     /// published before the failure is marked sent.
     pub async fn flush(&self) -> Result<usize, RelayError> {
         let _round = self.round.lock().await;
+        let sqlite = koofill_store::is_sqlite_connection(&self.db);
         let mut total = 0;
         loop {
-            let rows = outbox::pending(&self.db, BATCH).await?;
-            if rows.is_empty() {
-                self.metrics.backlog.set(0);
-                return Ok(total);
-            }
-            let mut sent = Vec::with_capacity(rows.len());
-            let mut failure = None;
-            for row in &rows {
-                let mut headers = HeaderMap::new();
-                for (k, v) in outbox::headers(row) {
-                    headers.insert(k.as_str(), v.as_str());
-                }
-                match self.publisher.publish_raw(&row.subject, &row.id, headers, row.payload.clone().into()).await {
-                    Ok(_) => sent.push(row.id.clone()),
-                    Err(e) => {
-                        failure = Some(e);
-                        break;
-                    }
-                }
-            }
-            outbox::mark_sent(&self.db, &sent, Utc::now()).await?;
-            self.metrics.published.inc_by(sent.len() as u64);
-            total += sent.len();
+            // On PostgreSQL the rows are claimed (locked, skipping those another relay holds) for
+            // the round's transaction: every worker process relays the one outbox, and without
+            // the claim they would all publish the same events and deadlock over marking them.
+            let (published, failure) = if sqlite {
+                let rows = outbox::pending(&self.db, BATCH).await?;
+                let (sent, failure) = self.publish(&rows).await;
+                outbox::mark_sent(&self.db, &sent, Utc::now()).await?;
+                (sent.len(), failure)
+            } else {
+                let txn = self.db.begin().await.map_err(StoreError::from)?;
+                let rows = outbox::claim_pending(&txn, BATCH).await?;
+                let (sent, failure) = self.publish(&rows).await;
+                outbox::mark_sent(&txn, &sent, Utc::now()).await?;
+                txn.commit().await.map_err(StoreError::from)?;
+                (sent.len(), failure)
+            };
+            self.metrics.published.inc_by(published as u64);
+            total += published;
             if let Some(e) = failure {
                 return Err(e.into());
             }
+            if published == 0 {
+                // Nothing left, or everything left is being relayed by another process.
+                self.metrics.backlog.set(0);
+                return Ok(total);
+            }
         }
+    }
+
+    /// Publishes `rows` in order until one fails; the ids published, and the failure.
+    async fn publish(&self, rows: &[koofill_store::entities::outbox::Model]) -> (Vec<String>, Option<BusError>) {
+        let mut sent = Vec::with_capacity(rows.len());
+        for row in rows {
+            let mut headers = HeaderMap::new();
+            for (k, v) in outbox::headers(row) {
+                headers.insert(k.as_str(), v.as_str());
+            }
+            match self.publisher.publish_raw(&row.subject, &row.id, headers, row.payload.clone().into()).await {
+                Ok(_) => sent.push(row.id.clone()),
+                Err(e) => return (sent, Some(e)),
+            }
+        }
+        (sent, None)
     }
 
     /// Records the number of events waiting (measured by the host between rounds).

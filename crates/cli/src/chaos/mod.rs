@@ -278,14 +278,16 @@ async fn run_one(scenario: Scenario, args: &ChaosArgs, dir: &Path) -> anyhow::Re
     license_env.insert("KOOFILL__LICENSE__SIGNING_KEY".to_owned(), license_key);
     // The notification worker tells the product (its webhook channel) of every opened and
     // released instance; quick retries and a short lease (a killed sender's claim runs out after
-    // 15 s, not the default 120 s), as the suite measures how fast it catches up.
+    // 15 s, not the default 120 s), as the suite measures how fast it catches up. The product
+    // is the seller's own endpoint: a webhook's default 600 a minute would make the suite
+    // measure that limit (10,000 orders: 17 minutes) rather than recovery.
     let notification_addr = free()?;
     let notification_toml = dir.join("notification.toml");
     std::fs::write(
         &notification_toml,
         format!(
             "[notification]\nlease_secs = 15\nsend_timeout_ms = 5000\n\n[notification.channels.product]\nkind = \"webhook\"\nurl = \"{}\"\nsecret = \"{}\"\n\
-             retry_schedule_secs = [1, 2, 5, 10, 30, 60, 120]\n\n[[notification.rules]]\n\
+             rate_per_minute = 60000\nretry_schedule_secs = [1, 2, 5, 10, 30, 60, 120]\n\n[[notification.rules]]\n\
              events = [\"instance.active\", \"instance.released\"]\nchannels = [\"product\"]\n",
             product.notify_url,
             system::WEBHOOK_SECRET

@@ -8,5 +8,6 @@
 
 mod effects;
 mod greeter;
+mod relay;
 mod serving;
 mod support;
