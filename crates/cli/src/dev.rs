@@ -151,6 +151,13 @@ pub async fn run(mut cfg: Config, configured: &ConfiguredKeys, demo: bool) -> an
                         use secrecy::ExposeSecret;
                         koofill_simulator::LicenseProxy::for_target(&target, token.expose_secret())
                     }),
+                    // The on-demand scenario reports usage and waits for the metering worker's push.
+                    usage: cfg.metering.api_token.as_ref().map(|token| {
+                        use secrecy::ExposeSecret;
+                        let mut probe = koofill_simulator::UsageProbe::for_target(&target, token.expose_secret());
+                        probe.push_deadline = cfg.metering.tick() + Duration::from_secs(15);
+                        probe
+                    }),
                     ..Default::default()
                 };
                 let summary = koofill_simulator::demo_with(&target, sim, &sim_keys, &options).await;

@@ -13,7 +13,7 @@ use secrecy::ExposeSecret;
 use crate::conformance::{ConformanceOptions, conformance};
 use crate::load::{LoadActivity, LoadOptions, load};
 use crate::registry::{Registry, RemoteSimulator};
-use crate::scenario::{LicenseProxy, ScenarioName, ScenarioOptions, run_all, run_scenario};
+use crate::scenario::{LicenseProxy, ScenarioName, ScenarioOptions, UsageProbe, run_all, run_scenario};
 use crate::{SimConfig, SimKeys, Simulator};
 
 /// The simulator's subcommands.
@@ -102,6 +102,16 @@ pub enum SimCommand {
         /// `license.api_token`. Default: the production address's origin when that token is set.
         #[arg(long)]
         license_proxy: Option<String>,
+        /// koofill's usage ingestion (e.g. http://127.0.0.1:8080), where the on-demand scenario
+        /// reports usage before it waits for the metering worker's push to the marketplace; the
+        /// bearer token is `metering.api_token`. Default: the production address's origin when
+        /// that token is set.
+        #[arg(long)]
+        usage_api: Option<String>,
+        /// How long the on-demand scenario waits for the metering worker to push its usage (at
+        /// least one `metering.tick_secs` round).
+        #[arg(long, default_value = "45s", value_parser = parse_duration)]
+        push_deadline: Duration,
     },
 }
 
@@ -244,7 +254,18 @@ pub async fn run(cmd: SimCommand, cfg: Config) -> anyhow::Result<i32> {
             println!("{report}");
             Ok(i32::from(report.errors() > 0))
         }
-        SimCommand::Scenario { name, target, keys, sim, require_ready, ready_deadline, seed, license_proxy } => {
+        SimCommand::Scenario {
+            name,
+            target,
+            keys,
+            sim,
+            require_ready,
+            ready_deadline,
+            seed,
+            license_proxy,
+            usage_api,
+            push_deadline,
+        } => {
             let resolved = keys.resolve(&cfg)?;
             let target = target.resolve(&cfg);
             let license_proxy = match (&cfg.license.api_token, license_proxy) {
@@ -255,12 +276,22 @@ pub async fn run(cmd: SimCommand, cfg: Config) -> anyhow::Result<i32> {
                 }
                 (None, None) => None,
             };
+            let usage = match (&cfg.metering.api_token, usage_api) {
+                (Some(token), url) => {
+                    let mut probe = UsageProbe::for_target(url.as_deref().unwrap_or(&target), token.expose_secret());
+                    probe.push_deadline = push_deadline;
+                    Some(probe)
+                }
+                (None, Some(_)) => anyhow::bail!("--usage-api needs metering.api_token (KOOFILL__METERING__API_TOKEN)"),
+                (None, None) => None,
+            };
             let options = ScenarioOptions {
                 require_ready,
                 ready_deadline,
                 seed: seed.unwrap_or_else(rand::random),
                 client_secret_public_key_pem: keys.public_key(&cfg)?,
                 license_proxy,
+                usage,
                 ..ScenarioOptions::default()
             };
             let registry = match sim.or_else(|| local_api_base(&cfg)) {

@@ -76,9 +76,9 @@ pub use market::{InstanceStatus, Marketplace, RecordedRequest, SimInstance, Verd
 pub use oauth::{SimOAuthClient, SimOAuthUser};
 pub use registry::{Registry, RemoteSimulator};
 pub use report::{Outcome, ScenarioReport, Step};
-pub use scenario::{LicenseProxy, ScenarioName, ScenarioOptions, run_all, run_scenario};
+pub use scenario::{LicenseProxy, ScenarioName, ScenarioOptions, UsageProbe, run_all, run_scenario};
 pub use server::{
     ADMIN_INSTANCES_PATH, ADMIN_LICENSES_PATH, ADMIN_OAUTH_CLIENTS_PATH, ADMIN_OAUTH_USERS_PATH, ADMIN_ORDERS_PATH,
-    AUTHORIZE_PATH, LICENSE_ACTIVATE_PATH, LICENSE_HEARTBEAT_PATH, LOGOUT_PATH, QUERY_ORDER_PATH, Simulator,
+    ADMIN_USAGE_RECORDS_PATH, AUTHORIZE_PATH, LICENSE_ACTIVATE_PATH, LICENSE_HEARTBEAT_PATH, LOGOUT_PATH, QUERY_ORDER_PATH, Simulator,
     TOKEN_PATH, UNIFIED_LOGIN_PATH, USAGE_PATH, USERINFO_PATH,
 };

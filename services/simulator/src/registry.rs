@@ -16,7 +16,9 @@ use crate::market::{InstanceStatus, Marketplace, SimInstance};
 use crate::oauth::{SimOAuthClient, SimOAuthUser};
 use crate::server::{
     ADMIN_INSTANCES_PATH, ADMIN_LICENSES_PATH, ADMIN_OAUTH_CLIENTS_PATH, ADMIN_OAUTH_USERS_PATH, ADMIN_ORDERS_PATH,
+    ADMIN_USAGE_RECORDS_PATH,
 };
+use crate::usage_rules::UsageRecordView;
 
 /// Where registrations go.
 #[derive(Debug, Clone)]
@@ -93,6 +95,28 @@ impl Registry {
         Ok(())
     }
 
+    /// The usage records the marketplace received for an instance, in order of arrival, with
+    /// their results; none when registrations go nowhere.
+    ///
+    /// # Errors
+    /// As [`Registry::order`], and [`SimError::Registration`] for an answer that is not a list.
+    pub async fn usage_records(&self, instance_id: &str) -> Result<Vec<UsageRecordView>, SimError> {
+        match self {
+            Self::Local(market) => Ok(market
+                .usage_records()
+                .iter()
+                .filter(|r| r.instance_id.as_deref() == Some(instance_id))
+                .map(UsageRecordView::from)
+                .collect()),
+            Self::Remote(remote) => {
+                let query = format!("instance_id={}", koofill_signing::percent::encode_rfc3986(instance_id));
+                let body = remote.get(ADMIN_USAGE_RECORDS_PATH, &query).await?;
+                serde_json::from_slice(&body).map_err(|_| remote.refused(200))
+            }
+            Self::Off => Ok(Vec::new()),
+        }
+    }
+
     /// Registers a tenant's OAuth client of an app (the 联营 login, spec §6).
     ///
     /// # Errors
@@ -151,29 +175,47 @@ impl RemoteSimulator {
     }
 
     async fn post<T: Serialize + ?Sized>(&self, path: &str, value: &T) -> Result<(), SimError> {
-        let refused = |status| SimError::Registration { url: self.base.to_string(), status };
-        let body = serde_json::to_vec(value).map_err(|_| refused(0))?;
+        let body = serde_json::to_vec(value).map_err(|_| self.refused(0))?;
+        self.send("POST", path, "", body).await.map(drop)
+    }
+
+    async fn get(&self, path: &str, query: &str) -> Result<Vec<u8>, SimError> {
+        self.send("GET", path, query, Vec::new()).await
+    }
+
+    fn refused(&self, status: u16) -> SimError {
+        SimError::Registration { url: self.base.to_string(), status }
+    }
+
+    /// Sends an APIG-signed request (`query` already encoded) and returns the answer's body.
+    async fn send(&self, method: &'static str, path: &str, query: &str, body: Vec<u8>) -> Result<Vec<u8>, SimError> {
         let host = match (self.base.host_str(), self.base.port()) {
             (Some(h), Some(p)) => format!("{h}:{p}"),
             (Some(h), None) => h.to_owned(),
-            (None, _) => return Err(refused(0)),
+            (None, _) => return Err(self.refused(0)),
         };
         let full_path = format!("{}{path}", self.base.path().trim_end_matches('/'));
-        let headers = vec![
-            (apig::DATE_HEADER.to_owned(), apig::format_sdk_date(chrono::Utc::now().timestamp())),
-            ("Content-Type".to_owned(), "application/json".to_owned()),
-        ];
-        let request =
-            apig::Request { method: "POST", host: &host, path: &full_path, query: "", headers: &headers, body: &body };
+        let mut headers = vec![(apig::DATE_HEADER.to_owned(), apig::format_sdk_date(chrono::Utc::now().timestamp()))];
+        if !body.is_empty() {
+            headers.push(("Content-Type".to_owned(), "application/json".to_owned()));
+        }
+        let request = apig::Request { method, host: &host, path: &full_path, query, headers: &headers, body: &body };
         let signed =
-            apig::sign(&request, &self.access_key_id, self.secret_access_key.as_bytes()).map_err(|_| refused(0))?;
+            apig::sign(&request, &self.access_key_id, self.secret_access_key.as_bytes()).map_err(|_| self.refused(0))?;
         let mut url = self.base.clone();
         url.set_path(&full_path);
-        let mut builder = self.http.post(url).header("Authorization", signed.authorization).header("Host", &host);
+        url.set_query((!query.is_empty()).then_some(query));
+        let method = reqwest::Method::from_bytes(method.as_bytes()).map_err(|_| self.refused(0))?;
+        let mut builder =
+            self.http.request(method, url).header("Authorization", signed.authorization).header("Host", &host);
         for (name, value) in &headers {
             builder = builder.header(name, value);
         }
-        let response = builder.body(body).send().await.map_err(|_| refused(0))?;
-        if response.status().is_success() { Ok(()) } else { Err(refused(response.status().as_u16())) }
+        let response = builder.body(body).send().await.map_err(|_| self.refused(0))?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(self.refused(status.as_u16()));
+        }
+        response.bytes().await.map(|b| b.to_vec()).map_err(|_| self.refused(status.as_u16()))
     }
 }

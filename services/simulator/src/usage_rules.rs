@@ -135,6 +135,45 @@ impl UsageRecordResult {
     }
 }
 
+/// A received record as the registration API lists it (`GET /sim/v1/usage-records`): the
+/// record's times and value as text, and its result.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct UsageRecordView {
+    /// Which push it came in.
+    pub push: u64,
+    /// `instance_id`, when it is a string.
+    pub instance_id: Option<String>,
+    /// `metering_sn`, when it is a non-empty string.
+    pub metering_sn: Option<String>,
+    /// `begin_time` as sent (empty when absent).
+    pub begin_time: String,
+    /// `end_time` as sent (empty when absent).
+    pub end_time: String,
+    /// `usage_value` as sent, a number written out as text.
+    pub usage_value: String,
+    /// The rejection's reason code (`"011"`), or none when accepted.
+    pub reason: Option<String>,
+}
+
+impl From<&UsageRecordResult> for UsageRecordView {
+    fn from(r: &UsageRecordResult) -> Self {
+        let text = |field: &str| match &r.record[field] {
+            Value::String(s) => s.clone(),
+            Value::Null => String::new(),
+            other => other.to_string(),
+        };
+        Self {
+            push: r.push,
+            instance_id: r.instance_id.clone(),
+            metering_sn: r.metering_sn.clone(),
+            begin_time: text("begin_time"),
+            end_time: text("end_time"),
+            usage_value: text("usage_value"),
+            reason: r.reason().map(|reason| reason.code().to_owned()),
+        }
+    }
+}
+
 /// A push refused as a whole, before any record was recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PushRefusal {

@@ -26,6 +26,14 @@ impl std::fmt::Debug for LicenseProxy {
     }
 }
 
+/// The scheme, host and port of a URL such as `http://127.0.0.1:8080/kg/produce`: where koofill's
+/// own APIs (`/v1/licenses`, `/v1/usage`) answer beside the production address.
+pub(super) fn origin(target: &str) -> String {
+    let rest = target.split_once("://").map_or(target, |(_, rest)| rest);
+    let origin_len = target.len() - rest.len() + rest.find('/').unwrap_or(rest.len());
+    target[..origin_len].to_owned()
+}
+
 /// One answer of the proxy: the HTTP status and its JSON body (`Null` when it had none).
 type Answer = Result<(u16, Value), String>;
 
@@ -33,9 +41,7 @@ impl LicenseProxy {
     /// The proxy in front of `target` (a production address such as
     /// `http://127.0.0.1:8080/kg/produce`): same scheme, host and port.
     pub fn for_target(target: &str, api_token: impl Into<String>) -> Self {
-        let rest = target.split_once("://").map_or(target, |(_, rest)| rest);
-        let origin_len = target.len() - rest.len() + rest.find('/').unwrap_or(rest.len());
-        Self { base_url: target[..origin_len].to_owned(), api_token: api_token.into() }
+        Self { base_url: origin(target), api_token: api_token.into() }
     }
 
     async fn send(&self, request: reqwest::RequestBuilder) -> Answer {

@@ -16,11 +16,13 @@ mod license;
 mod license_check;
 pub(crate) mod runner;
 mod saas;
+mod usage_check;
 
 use std::time::Duration;
 
 pub use kit::CLIENT_SECRET;
 pub use license_check::LicenseProxy;
+pub use usage_check::UsageProbe;
 
 use crate::callback::CallbackSender;
 use crate::registry::Registry;
@@ -34,7 +36,8 @@ pub enum ScenarioName {
     Period,
     /// New one-time order: create, query, release.
     OneTime,
-    /// New on-demand order with two billing items: create, query, freeze for arrears, release.
+    /// New on-demand order with two billing items: create, query, usage reported and pushed (with
+    /// [`ScenarioOptions::usage`]), freeze for arrears, unfreeze, release.
     OnDemand,
     /// New on-demand package: create, query, release.
     OnDemandPackage,
@@ -112,6 +115,10 @@ pub struct ScenarioOptions {
     /// marketplace), the License 2.0 scenario activates its code there and checks each
     /// callback's effect through `GET /v1/licenses/{code}`. Default: unset, not checked.
     pub license_proxy: Option<LicenseProxy>,
+    /// koofill's usage ingestion: when set (and orders are registered with a marketplace), the
+    /// on-demand scenario reports usage there and checks the record the metering worker pushes
+    /// to the marketplace. Default: unset, not checked.
+    pub usage: Option<UsageProbe>,
 }
 
 impl Default for ScenarioOptions {
@@ -127,6 +134,7 @@ impl Default for ScenarioOptions {
             test_flag: true,
             client_secret_public_key_pem: None,
             license_proxy: None,
+            usage: None,
         }
     }
 }

@@ -7,6 +7,7 @@ use koofill_model::time::{format_compact14, format_compact17};
 use rand::Rng;
 
 use super::runner::{OK, Run, Via};
+use super::usage_check;
 use crate::bodies;
 use crate::market::InstanceStatus;
 use crate::orders::{
@@ -139,11 +140,17 @@ pub(super) async fn one_time(mut run: Run<'_>) -> ScenarioReport {
     run.finish()
 }
 
-/// New on-demand order with two billing items: create, query, freeze for arrears, unfreeze, release.
+/// New on-demand order with two billing items: create, query, usage reported and pushed (with a
+/// usage probe), freeze for arrears, unfreeze, release.
 pub(super) async fn on_demand(mut run: Run<'_>) -> ScenarioReport {
-    let spec =
+    let mut spec =
         order(&mut run, "MOCKONDEMAND", OrderType::New, ChargingMode::OnDemand, None, None, ON_DEMAND_ITEMS.to_vec());
+    if run.options.usage.is_some() {
+        // The rehearsal's usage falls in an hour that has ended; the resource must predate it.
+        spec.create_time -= usage_check::ORDER_AGE;
+    }
     let Some(id) = open_and_wait(&mut run, &spec).await else { return run.finish() };
+    usage_check::rehearse(&mut run, &id).await;
     let test = run.test();
     if run
         .call("updateInstanceStatus FREEZE (arrears)", Via::Basic, OK, || {

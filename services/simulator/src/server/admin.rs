@@ -18,6 +18,7 @@ use super::{AppState, api_error, auth};
 use crate::license::SimLicense;
 use crate::market::{InstanceStatus, SimInstance};
 use crate::oauth::{SimOAuthClient, SimOAuthUser};
+use crate::usage_rules::UsageRecordView;
 
 fn accept<T: DeserializeOwned>(
     state: &AppState,
@@ -90,4 +91,24 @@ pub(super) async fn oauth_users(State(s): State<AppState>, m: Method, u: Uri, h:
         s.market.register_oauth_user(user);
         true
     })
+}
+
+/// `GET /sim/v1/usage-records[?instance_id=…]`: the usage records received, in order of arrival,
+/// with their results, so that a scenario in another process can check what the seller pushed.
+pub(super) async fn usage_records(State(s): State<AppState>, m: Method, u: Uri, h: HeaderMap) -> Response {
+    if let Err(refusal) = auth::authenticate(&s.cfg, &m, &u, &h, b"", chrono::Utc::now()) {
+        return refusal.into_response();
+    }
+    let wanted = u.query().and_then(|q| {
+        let url = reqwest::Url::parse(&format!("http://sim/?{q}")).ok()?;
+        url.query_pairs().find(|(k, _)| k == "instance_id").map(|(_, v)| v.into_owned())
+    });
+    let views: Vec<UsageRecordView> = s
+        .market
+        .usage_records()
+        .iter()
+        .filter(|r| wanted.as_ref().is_none_or(|w| r.instance_id.as_ref() == Some(w)))
+        .map(UsageRecordView::from)
+        .collect();
+    Json(views).into_response()
 }

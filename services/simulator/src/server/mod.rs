@@ -65,6 +65,9 @@ pub const ADMIN_LICENSES_PATH: &str = "/sim/v1/licenses";
 pub const ADMIN_OAUTH_CLIENTS_PATH: &str = "/sim/v1/oauth/clients";
 /// Lets a user sign in to an app (body: [`crate::SimOAuthUser`]).
 pub const ADMIN_OAUTH_USERS_PATH: &str = "/sim/v1/oauth/users";
+/// Lists the usage records received (`GET`, optional `?instance_id=`), as
+/// [`crate::usage_rules::UsageRecordView`]s.
+pub const ADMIN_USAGE_RECORDS_PATH: &str = "/sim/v1/usage-records";
 pub use oauth::{AUTHORIZE_PATH, LOGOUT_PATH, TOKEN_PATH, UNIFIED_LOGIN_PATH, USERINFO_PATH};
 
 #[derive(Debug, Clone)]
@@ -194,6 +197,7 @@ fn router(state: AppState) -> Router {
         .route(ADMIN_LICENSES_PATH, post(admin::licenses))
         .route(ADMIN_OAUTH_CLIENTS_PATH, post(admin::oauth_clients))
         .route(ADMIN_OAUTH_USERS_PATH, post(admin::oauth_users))
+        .route(ADMIN_USAGE_RECORDS_PATH, get(admin::usage_records))
         .route(oauth::UNIFIED_LOGIN_PATH, get(oauth::unified_login))
         .route(oauth::AUTHORIZE_PATH, get(oauth::authorize))
         .route(oauth::TOKEN_PATH, post(oauth::token))

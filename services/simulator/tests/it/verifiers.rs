@@ -278,7 +278,22 @@ async fn a_remote_registry_registers_through_the_signed_api() {
     let order = client.query_order(&"CS2501011200ABCDE".into(), None).await.unwrap();
     assert_eq!(order.order_line[0].product_info.len(), 2);
 
+    // What the marketplace received is read back through the same signed API, per instance.
+    sim.register_instance(SimInstance::on_demand("od-read"));
+    let now = chrono::Utc::now().timestamp_millis();
+    let push = json!([record("od-read", "sn-r1", 3), record("od-read", "sn-r1", 3), record("od-other", "sn-r2", 3)]);
+    assert_eq!(Push::signed(push, now).send(&sim.base_url()).await.0, StatusCode::OK);
+    let views = remote.usage_records("od-read").await.unwrap();
+    assert_eq!(views.len(), 2, "{views:?}");
+    assert_eq!((views[0].reason.as_deref(), views[1].reason.as_deref()), (None, Some("005")));
+    assert_eq!(views[0].usage_value, "12.5");
+    assert_eq!(views[0].metering_sn.as_deref(), Some("sn-r1"));
+    assert!(views[0].begin_time.ends_with('Z') && views[0].end_time.ends_with('Z'), "{views:?}");
+    assert!(remote.usage_records("nobody").await.unwrap().is_empty());
+
     let wrong = Registry::Remote(RemoteSimulator::new(&sim.base_url(), AK, "wrong").unwrap());
     let err = wrong.order(&spec.build()).await.unwrap_err();
+    assert!(matches!(err, SimError::Registration { status: 401, .. }), "{err}");
+    let err = wrong.usage_records("od-read").await.unwrap_err();
     assert!(matches!(err, SimError::Registration { status: 401, .. }), "{err}");
 }
