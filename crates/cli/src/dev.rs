@@ -11,6 +11,9 @@ use crate::devstate::{DatabaseState, DevState, IngressState, NatsState, Simulato
 use crate::workers::{Running, WORKERS};
 use crate::{devkeys, devstate, nats_child::NatsChild, wait_for};
 
+/// The metering round under `--demo`, at most (seconds).
+const DEMO_METERING_TICK_SECS: u64 = 2;
+
 /// Runs until Ctrl-C. `configured` tells which keys someone set: those are used as given, the
 /// others are replaced by what `koofill dev` starts itself.
 ///
@@ -22,6 +25,11 @@ pub async fn run(mut cfg: Config, configured: &ConfiguredKeys, demo: bool) -> an
     // child nats-server down with us instead of orphaning it on the store directory.
     let shutdown = CancellationToken::new();
     tokio::spawn(crate::cancel_on_signal(shutdown.clone()));
+    if demo {
+        // The demo's on-demand scenario waits for a metering round to push its usage: keep the
+        // wait short. A round closes only windows that have ended, so rounds are cheap.
+        cfg.metering.tick_secs = cfg.metering.tick_secs.min(DEMO_METERING_TICK_SECS);
+    }
     let state_dir = PathBuf::from(&cfg.dev.state_dir);
     std::fs::create_dir_all(&state_dir).with_context(|| format!("creating {}", state_dir.display()))?;
 
@@ -162,6 +170,9 @@ pub async fn run(mut cfg: Config, configured: &ConfiguredKeys, demo: bool) -> an
                 };
                 let summary = koofill_simulator::demo_with(&target, sim, &sim_keys, &options).await;
                 println!("{summary}");
+                for step in summary.reports.iter().flat_map(|r| &r.steps).filter(|s| s.name.starts_with("usage pushed")) {
+                    println!("usage rehearsal: {}: {}", step.outcome, step.detail);
+                }
                 demo_sign_in(&cfg, &target, sim, &sim_keys).await;
             }
             None => eprintln!("--demo needs the simulator's open APIs: leave koogallery.api_base unset"),
