@@ -79,7 +79,8 @@ async fn the_on_demand_scenario_reports_usage_and_the_marketplace_receives_the_e
 
     // What the marketplace holds: one accepted record, whatever the scenario's repeats.
     let id = report.instance_ids[0].clone();
-    let records: Vec<_> = sim.marketplace().usage_records().into_iter().filter(|r| r.instance_id == Some(id.clone())).collect();
+    let records: Vec<_> =
+        sim.marketplace().usage_records().into_iter().filter(|r| r.instance_id == Some(id.clone())).collect();
     assert_eq!(records.len(), 1, "{records:?}");
     assert!(records[0].reason().is_none(), "{records:?}");
 }

@@ -170,7 +170,8 @@ pub async fn run(mut cfg: Config, configured: &ConfiguredKeys, demo: bool) -> an
                 };
                 let summary = koofill_simulator::demo_with(&target, sim, &sim_keys, &options).await;
                 println!("{summary}");
-                for step in summary.reports.iter().flat_map(|r| &r.steps).filter(|s| s.name.starts_with("usage pushed")) {
+                for step in summary.reports.iter().flat_map(|r| &r.steps).filter(|s| s.name.starts_with("usage pushed"))
+                {
                     println!("usage rehearsal: {}: {}", step.outcome, step.detail);
                 }
                 demo_sign_in(&cfg, &target, sim, &sim_keys).await;

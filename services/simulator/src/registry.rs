@@ -200,8 +200,8 @@ impl RemoteSimulator {
             headers.push(("Content-Type".to_owned(), "application/json".to_owned()));
         }
         let request = apig::Request { method, host: &host, path: &full_path, query, headers: &headers, body: &body };
-        let signed =
-            apig::sign(&request, &self.access_key_id, self.secret_access_key.as_bytes()).map_err(|_| self.refused(0))?;
+        let signed = apig::sign(&request, &self.access_key_id, self.secret_access_key.as_bytes())
+            .map_err(|_| self.refused(0))?;
         let mut url = self.base.clone();
         url.set_path(&full_path);
         url.set_query((!query.is_empty()).then_some(query));

@@ -116,7 +116,13 @@ pub(super) async fn rehearse(run: &mut Run<'_>, instance_id: &str) {
     expect_push(run, &probe, instance_id, begin, end).await;
 }
 
-async fn expect_push(run: &mut Run<'_>, probe: &UsageProbe, instance_id: &str, begin: DateTime<Utc>, end: DateTime<Utc>) {
+async fn expect_push(
+    run: &mut Run<'_>,
+    probe: &UsageProbe,
+    instance_id: &str,
+    begin: DateTime<Utc>,
+    end: DateTime<Utc>,
+) {
     let started = Instant::now();
     let mut polls = 0;
     let records = loop {
@@ -155,10 +161,7 @@ fn judge(records: &[UsageRecordView], begin: DateTime<Utc>, end: DateTime<Utc>) 
     }
     let (want_begin, want_end) = (format_open_api(begin), format_open_api(end));
     if record.begin_time != want_begin || record.end_time != want_end {
-        return Err(format!(
-            "record for {}–{}, expected {want_begin}–{want_end}",
-            record.begin_time, record.end_time
-        ));
+        return Err(format!("record for {}–{}, expected {want_begin}–{want_end}", record.begin_time, record.end_time));
     }
     let value = Quantity::parse(&record.usage_value).map_err(|e| format!("usage_value: {e}"))?;
     let sum = Quantity::parse(SUM).map_err(|e| format!("expected sum: {e}"))?;
@@ -188,7 +191,10 @@ mod tests {
     fn one_accepted_record_with_the_exact_sum_passes_and_anything_else_is_named() {
         let now = DateTime::parse_from_rfc3339("2026-12-07T10:20:00Z").unwrap().with_timezone(&Utc);
         let (begin, end) = window(now);
-        assert_eq!((format_open_api(begin), format_open_api(end)), ("20261207T080000Z".into(), "20261207T090000Z".into()));
+        assert_eq!(
+            (format_open_api(begin), format_open_api(end)),
+            ("20261207T080000Z".into(), "20261207T090000Z".into())
+        );
         let (b, e) = ("20261207T080000Z", "20261207T090000Z");
         assert!(judge(&[view("4.7501", b, e, None)], begin, end).is_ok());
         assert!(judge(&[view("4.75010000", b, e, None)], begin, end).is_ok());
@@ -202,7 +208,8 @@ mod tests {
 
     #[test]
     fn the_sum_is_that_of_the_values() {
-        let total = VALUES.iter().map(|v| Quantity::parse(v).unwrap()).fold(Quantity::ZERO, |a, b| a.checked_add(b).unwrap());
+        let total =
+            VALUES.iter().map(|v| Quantity::parse(v).unwrap()).fold(Quantity::ZERO, |a, b| a.checked_add(b).unwrap());
         assert_eq!(total, Quantity::parse(SUM).unwrap());
     }
 }
