@@ -10,7 +10,9 @@ use koofill_model::{DomainEvent, Envelope};
 use koofill_store::{
     OutboxSignal, StoreError, UnitOfWork,
     entities::metering_instances,
-    sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseConnection, EntityTrait, IntoActiveModel},
+    sea_orm::{
+        ActiveModelTrait, ActiveValue::Set, DatabaseConnection, EntityTrait, IntoActiveModel, sea_query::OnConflict,
+    },
 };
 
 use crate::MeteringError;
@@ -47,23 +49,36 @@ impl Handler for InstanceHandler {
             }
             _ => None,
         };
-        let existing = metering_instances::Entity::find_by_id(instance_id.clone())
-            .one(uow.txn())
+        let find = || metering_instances::Entity::find_by_id(instance_id.clone()).one(uow.txn());
+        let mut existing = find().await.map_err(StoreError::from)?;
+        if existing.is_none() {
+            // DO NOTHING rather than a unique violation: the events of a new instance are
+            // handled concurrently, and on PostgreSQL a violation would abort the transaction.
+            let inserted = metering_instances::Entity::insert(metering_instances::ActiveModel {
+                instance_id: Set(instance_id.clone()),
+                status: Set(status.to_owned()),
+                opened_at: Set(Some(at)),
+                released_at: Set((status == "released").then_some(at)),
+                cycle: Set(cycle.clone()),
+                updated_at: Set(at),
+            })
+            .on_conflict(OnConflict::column(metering_instances::Column::InstanceId).do_nothing().to_owned())
+            .exec_without_returning(uow.txn())
             .await
             .map_err(StoreError::from)?;
+            if inserted == 1 {
+                uow.commit().await?;
+                return Ok(());
+            }
+            // Another handler inserted it first (its statement committed): merge into its row.
+            existing = find().await.map_err(StoreError::from)?;
+        }
         match existing {
             None => {
-                metering_instances::ActiveModel {
-                    instance_id: Set(instance_id),
-                    status: Set(status.to_owned()),
-                    opened_at: Set(Some(at)),
-                    released_at: Set((status == "released").then_some(at)),
-                    cycle: Set(cycle),
-                    updated_at: Set(at),
-                }
-                .insert(uow.txn())
-                .await
-                .map_err(StoreError::from)?;
+                return Err(StoreError::Conflict(format!(
+                    "metering instance {instance_id} neither inserted nor found"
+                ))
+                .into());
             }
             Some(row) if row.status == "released" => {} // final
             Some(row) => {

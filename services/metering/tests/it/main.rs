@@ -5,5 +5,6 @@
 mod cycles;
 mod exactly_once;
 mod ingress;
+mod instances;
 mod ledger;
 mod support;
