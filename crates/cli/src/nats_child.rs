@@ -19,6 +19,11 @@ pub struct NatsChild {
 }
 
 impl NatsChild {
+    /// The server's process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
     /// Starts `nats-server` with JetStream, its store under `dir`, on a free loopback port.
     ///
     /// # Errors

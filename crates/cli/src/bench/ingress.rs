@@ -10,10 +10,11 @@ use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
 
 use super::{
+    cpu::{self, Threads},
     load::{self, Report, Target},
     probe,
 };
-use crate::nats_child;
+use crate::nats_child::{self, NatsChild};
 
 /// Options of the ingress benchmark.
 #[derive(Debug, clap::Args)]
@@ -33,6 +34,27 @@ pub struct IngressBench {
 }
 
 const KEY: &str = "bench-basic-key";
+/// The names of the ingress's and the probe's runtime threads (at most 15 bytes: Linux's limit).
+const INGRESS_THREADS: &str = "kf-ingress";
+const PROBE_THREADS: &str = "kf-probe";
+
+/// CPU time used so far by each server's threads and by the child nats-server.
+#[derive(Debug, Clone, Copy)]
+struct Cpu {
+    ingress: Duration,
+    probe: Duration,
+    nats: Duration,
+}
+
+/// A runtime of two worker threads named `name`: what one ingress replica gets on this machine.
+fn runtime(name: &str) -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name(name)
+        .enable_all()
+        .build()
+        .with_context(|| format!("starting the {name} runtime"))
+}
 
 struct Signed {
     client: reqwest::Client,
@@ -84,11 +106,35 @@ pub async fn run(args: IngressBench, mut cfg: Config) -> anyhow::Result<()> {
     cfg.koogallery.basic_key = Some(SecretString::from(KEY.to_owned()));
     cfg.ingress.listen = "127.0.0.1:0".parse()?;
     let shutdown = CancellationToken::new();
-    let ingress = koofill_ingress::Application::build(&cfg).await.context("starting the ingress")?;
-    let addr = ingress.local_addr().context("ingress address")?;
-    tokio::spawn(ingress.run_until_stopped(shutdown.clone()));
-    let js = async_nats::jetstream::new(async_nats::connect(&cfg.nats.url).await?);
-    let probe_url = probe::start(js, KEY.as_bytes().to_vec(), shutdown.clone()).await?;
+    // Each server on a runtime of its own (its NATS client too), so that its CPU time is its own.
+    let ingress_rt = runtime(INGRESS_THREADS)?;
+    let addr = ingress_rt
+        .spawn({
+            let (cfg, shutdown) = (cfg.clone(), shutdown.clone());
+            async move {
+                let ingress = koofill_ingress::Application::build(&cfg).await.context("starting the ingress")?;
+                let addr = ingress.local_addr().context("ingress address")?;
+                tokio::spawn(ingress.run_until_stopped(shutdown));
+                anyhow::Ok(addr)
+            }
+        })
+        .await??;
+    let probe_rt = runtime(PROBE_THREADS)?;
+    let probe_url = probe_rt
+        .spawn({
+            let (url, shutdown) = (cfg.nats.url.clone(), shutdown.clone());
+            async move {
+                let js = async_nats::jetstream::new(async_nats::connect(&url).await?);
+                probe::start(js, KEY.as_bytes().to_vec(), shutdown).await
+            }
+        })
+        .await??;
+    let nats_pid = child.as_ref().and_then(NatsChild::pid);
+    let snapshot = || Cpu {
+        ingress: cpu::used(Threads::Named(INGRESS_THREADS)),
+        probe: cpu::used(Threads::Named(PROBE_THREADS)),
+        nats: nats_pid.map_or(Duration::ZERO, |pid| cpu::used(Threads::Process(pid))),
+    };
 
     let client = reqwest::Client::builder().pool_max_idle_per_host(args.concurrency.max(64)).build()?;
     let real = Arc::new(Signed {
@@ -104,11 +150,16 @@ pub async fn run(args: IngressBench, mut cfg: Config) -> anyhow::Result<()> {
     load::closed_loop(bare.clone(), 8, Duration::from_secs(1), 9_000_000).await;
 
     eprintln!("throughput phase: {} connections, {} s each", args.concurrency, args.duration);
+    let c0 = snapshot();
     let real_max = load::closed_loop(real.clone(), args.concurrency, duration, 0).await;
+    let c1 = snapshot();
     let bare_max = load::closed_loop(bare.clone(), args.concurrency, duration, 0).await;
+    let c2 = snapshot();
     eprintln!("paced phase: {} callbacks/s, {} s each", args.rate, args.duration);
     let real_paced = load::open_loop(real.clone(), args.rate, duration, 1_000_000).await;
+    let c3 = snapshot();
     let bare_paced = load::open_loop(bare.clone(), args.rate, duration, 1_000_000).await;
+    let c4 = snapshot();
 
     println!("\nkoofill bench ingress — signed newInstance callbacks, one nats-server, same machine");
     println!("\nthroughput, {} connections, {} s", args.concurrency, args.duration);
@@ -125,6 +176,25 @@ pub async fn run(args: IngressBench, mut cfg: Config) -> anyhow::Result<()> {
         real_paced.quantile_ms(0.5) / bare_paced.quantile_ms(0.5).max(1e-9),
         real_paced.quantile_ms(0.99) / bare_paced.quantile_ms(0.99).max(1e-9)
     );
+    if nats_pid.is_some() || c4.ingress > Duration::ZERO {
+        println!("\nCPU per 1,000 callbacks, ms: the server's own threads, and nats-server during the same phase");
+        println!(
+            "{:<11} {:>9} {:>9} {:>7} {:>14} {:>12}",
+            "phase", "ingress", "probe", "ratio", "nats (ingress)", "nats (probe)"
+        );
+        for (phase, (a, b, c), (real, bare)) in
+            [("throughput", (c0, c1, c2), (&real_max, &bare_max)), ("paced", (c2, c3, c4), (&real_paced, &bare_paced))]
+        {
+            let ingress = cpu::per_thousand(b.ingress.saturating_sub(a.ingress), real.ok);
+            let probe = cpu::per_thousand(c.probe.saturating_sub(b.probe), bare.ok);
+            let nats_ingress = cpu::per_thousand(b.nats.saturating_sub(a.nats), real.ok);
+            let nats_probe = cpu::per_thousand(c.nats.saturating_sub(b.nats), bare.ok);
+            println!(
+                "{phase:<11} {ingress:>9.1} {probe:>9.1} {:>7.2} {nats_ingress:>14.1} {nats_probe:>12.1}",
+                ingress / probe.max(1e-9)
+            );
+        }
+    }
     shutdown.cancel();
     if child.is_none() {
         // A shared server: remove what the run created.
@@ -146,6 +216,8 @@ pub async fn run(args: IngressBench, mut cfg: Config) -> anyhow::Result<()> {
     if let Some(c) = child {
         c.stop().await;
     }
+    ingress_rt.shutdown_background();
+    probe_rt.shutdown_background();
     let _ = std::fs::remove_dir_all(dir);
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! `koofill bench …`: benchmarks that measure koofill side by side with a baseline in one run.
 
+mod cpu;
 mod ingress;
 mod load;
 mod metering;
