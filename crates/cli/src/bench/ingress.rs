@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{
     cpu::{self, Threads},
-    load::{self, Report, Target},
+    load::{self, Summary, Target},
     probe,
 };
 use crate::nats_child::{self, NatsChild};
@@ -31,6 +31,93 @@ pub struct IngressBench {
     /// Use this NATS instead of a child nats-server.
     #[arg(long)]
     nats_url: Option<String>,
+    /// Run the load generator in a child process (`koofill bench generate`), so that it does not
+    /// share a process, or a runtime, with the servers it measures.
+    #[arg(long)]
+    external: bool,
+}
+
+/// The load generator as a process of its own (hidden: `koofill bench ingress --external` runs
+/// it). Prints one JSON [`Summary`].
+#[derive(Debug, clap::Args)]
+pub struct GenerateArgs {
+    /// The production address (the ingress's, or the probe's).
+    #[arg(long)]
+    url: String,
+    /// Distinguishes this run's order IDs from other runs'.
+    #[arg(long)]
+    run: String,
+    /// Concurrent connections, back to back (closed loop); without it, `--rate` (open loop).
+    #[arg(long)]
+    concurrency: Option<usize>,
+    /// Callbacks per second of the open loop.
+    #[arg(long, default_value_t = 1000)]
+    rate: u64,
+    /// Seconds.
+    #[arg(long)]
+    duration: u64,
+    /// The first callback's number.
+    #[arg(long, default_value_t = 0)]
+    offset: u64,
+}
+
+/// `koofill bench generate`: one phase of load, its summary printed as JSON.
+///
+/// # Errors
+/// When the HTTP client cannot be built or the summary written.
+pub async fn generate(args: GenerateArgs) -> anyhow::Result<()> {
+    let client = reqwest::Client::builder().pool_max_idle_per_host(args.concurrency.unwrap_or(64).max(64)).build()?;
+    let target = Arc::new(Signed { client, url: args.url, run: args.run });
+    let duration = Duration::from_secs(args.duration);
+    let report = match args.concurrency {
+        Some(c) => load::closed_loop(target, c, duration, args.offset).await,
+        None => load::open_loop(target, args.rate, duration, args.offset).await,
+    };
+    println!("{}", serde_json::to_string(&Summary::of(&report))?);
+    Ok(())
+}
+
+/// Where the load comes from: this process, or a child process per phase.
+enum Generator {
+    InProcess(Arc<Signed>),
+    External { url: String, run: String },
+}
+
+impl Generator {
+    async fn closed(&self, concurrency: usize, duration: Duration, offset: u64) -> anyhow::Result<Summary> {
+        match self {
+            Self::InProcess(t) => Ok(Summary::of(&load::closed_loop(t.clone(), concurrency, duration, offset).await)),
+            Self::External { .. } => self.child(&["--concurrency", &concurrency.to_string()], duration, offset).await,
+        }
+    }
+
+    async fn open(&self, rate: u64, duration: Duration, offset: u64) -> anyhow::Result<Summary> {
+        match self {
+            Self::InProcess(t) => Ok(Summary::of(&load::open_loop(t.clone(), rate, duration, offset).await)),
+            Self::External { .. } => self.child(&["--rate", &rate.to_string()], duration, offset).await,
+        }
+    }
+
+    async fn child(&self, mode: &[&str], duration: Duration, offset: u64) -> anyhow::Result<Summary> {
+        let Self::External { url, run } = self else { anyhow::bail!("not an external generator") };
+        let exe = std::env::current_exe().context("finding this program to run the generator")?;
+        let output = tokio::process::Command::new(exe)
+            .args(["bench", "generate", "--url", url, "--run", run])
+            .args(mode)
+            .args(["--duration", &duration.as_secs().to_string(), "--offset", &offset.to_string()])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .await
+            .context("running the load generator")?;
+        anyhow::ensure!(
+            output.status.success(),
+            "the load generator failed: {}",
+            String::from_utf8_lossy(&output.stderr).lines().last().unwrap_or_default()
+        );
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let last = stdout.lines().last().unwrap_or_default();
+        serde_json::from_str(last).with_context(|| format!("reading the load generator's summary {last:?}"))
+    }
 }
 
 const KEY: &str = "bench-basic-key";
@@ -83,15 +170,8 @@ impl Target for Signed {
     }
 }
 
-fn line(name: &str, r: &Report) -> String {
-    format!(
-        "{name:<8} {:>10.0} {:>9.2} {:>9.2} {:>9.2} {:>8}",
-        r.throughput(),
-        r.quantile_ms(0.5),
-        r.quantile_ms(0.99),
-        r.quantile_ms(0.999),
-        r.failed
-    )
+fn line(name: &str, r: &Summary) -> String {
+    format!("{name:<8} {:>10.0} {:>9.2} {:>9.2} {:>9.2} {:>8}", r.throughput(), r.p50_ms, r.p99_ms, r.p999_ms, r.failed)
 }
 
 /// Runs the benchmark and prints the comparison.
@@ -136,32 +216,41 @@ pub async fn run(args: IngressBench, mut cfg: Config) -> anyhow::Result<()> {
         nats: nats_pid.map_or(Duration::ZERO, |pid| cpu::used(Threads::Process(pid))),
     };
 
-    let client = reqwest::Client::builder().pool_max_idle_per_host(args.concurrency.max(64)).build()?;
-    let real = Arc::new(Signed {
-        client: client.clone(),
-        url: format!("http://{addr}{}", cfg.ingress.base_path),
-        run: format!("R{run_id}"),
-    });
-    let bare = Arc::new(Signed { client, url: probe_url, run: format!("P{run_id}") });
+    let (real_url, bare_url) = (format!("http://{addr}{}", cfg.ingress.base_path), probe_url);
+    let (real, bare) = if args.external {
+        (
+            Generator::External { url: real_url, run: format!("R{run_id}") },
+            Generator::External { url: bare_url, run: format!("P{run_id}") },
+        )
+    } else {
+        let client = reqwest::Client::builder().pool_max_idle_per_host(args.concurrency.max(64)).build()?;
+        (
+            Generator::InProcess(Arc::new(Signed { client: client.clone(), url: real_url, run: format!("R{run_id}") })),
+            Generator::InProcess(Arc::new(Signed { client, url: bare_url, run: format!("P{run_id}") })),
+        )
+    };
     let duration = Duration::from_secs(args.duration);
 
     eprintln!("warming up…");
-    load::closed_loop(real.clone(), 8, Duration::from_secs(1), 9_000_000).await;
-    load::closed_loop(bare.clone(), 8, Duration::from_secs(1), 9_000_000).await;
+    real.closed(8, Duration::from_secs(1), 9_000_000).await?;
+    bare.closed(8, Duration::from_secs(1), 9_000_000).await?;
 
     eprintln!("throughput phase: {} connections, {} s each", args.concurrency, args.duration);
     let c0 = snapshot();
-    let real_max = load::closed_loop(real.clone(), args.concurrency, duration, 0).await;
+    let real_max = real.closed(args.concurrency, duration, 0).await?;
     let c1 = snapshot();
-    let bare_max = load::closed_loop(bare.clone(), args.concurrency, duration, 0).await;
+    let bare_max = bare.closed(args.concurrency, duration, 0).await?;
     let c2 = snapshot();
     eprintln!("paced phase: {} callbacks/s, {} s each", args.rate, args.duration);
-    let real_paced = load::open_loop(real.clone(), args.rate, duration, 1_000_000).await;
+    let real_paced = real.open(args.rate, duration, 1_000_000).await?;
     let c3 = snapshot();
-    let bare_paced = load::open_loop(bare.clone(), args.rate, duration, 1_000_000).await;
+    let bare_paced = bare.open(args.rate, duration, 1_000_000).await?;
     let c4 = snapshot();
 
-    println!("\nkoofill bench ingress — signed newInstance callbacks, one nats-server, same machine");
+    let generator = if args.external { "a child process" } else { "this process" };
+    println!(
+        "\nkoofill bench ingress — signed newInstance callbacks, one nats-server, same machine, load from {generator}"
+    );
     println!("\nthroughput, {} connections, {} s", args.concurrency, args.duration);
     println!("{:<8} {:>10} {:>9} {:>9} {:>9} {:>8}", "target", "req/s", "p50 ms", "p99 ms", "p99.9 ms", "failed");
     println!("{}", line("ingress", &real_max));
@@ -173,8 +262,8 @@ pub async fn run(args: IngressBench, mut cfg: Config) -> anyhow::Result<()> {
     println!("{}", line("probe", &bare_paced));
     println!(
         "ratio ingress/probe p50: {:.2}, p99: {:.2}",
-        real_paced.quantile_ms(0.5) / bare_paced.quantile_ms(0.5).max(1e-9),
-        real_paced.quantile_ms(0.99) / bare_paced.quantile_ms(0.99).max(1e-9)
+        real_paced.p50_ms / bare_paced.p50_ms.max(1e-9),
+        real_paced.p99_ms / bare_paced.p99_ms.max(1e-9)
     );
     if nats_pid.is_some() || c4.ingress > Duration::ZERO {
         println!("\nCPU per 1,000 callbacks, ms: the server's own threads, and nats-server during the same phase");

@@ -33,14 +33,46 @@ pub struct Report {
 }
 
 impl Report {
-    /// Successful requests per second.
-    pub fn throughput(&self) -> f64 {
-        self.ok as f64 / self.elapsed.as_secs_f64().max(1e-9)
-    }
-
     /// A latency quantile in milliseconds.
     pub fn quantile_ms(&self, q: f64) -> f64 {
         self.latency_us.value_at_quantile(q) as f64 / 1000.0
+    }
+}
+
+/// What a run measured, without the histogram: what the ingress benchmark prints, and what
+/// `koofill bench generate` (the generator in a process of its own) hands back as JSON.
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
+pub struct Summary {
+    /// Requests answered with success.
+    pub ok: u64,
+    /// Requests that failed or were answered with an error.
+    pub failed: u64,
+    /// Wall time of the run, seconds.
+    pub elapsed_secs: f64,
+    /// Latency quantiles, milliseconds.
+    pub p50_ms: f64,
+    /// 99th percentile.
+    pub p99_ms: f64,
+    /// 99.9th percentile.
+    pub p999_ms: f64,
+}
+
+impl Summary {
+    /// The summary of a run.
+    pub fn of(report: &Report) -> Self {
+        Self {
+            ok: report.ok,
+            failed: report.failed,
+            elapsed_secs: report.elapsed.as_secs_f64(),
+            p50_ms: report.quantile_ms(0.5),
+            p99_ms: report.quantile_ms(0.99),
+            p999_ms: report.quantile_ms(0.999),
+        }
+    }
+
+    /// Successful requests per second.
+    pub fn throughput(&self) -> f64 {
+        self.ok as f64 / self.elapsed_secs.max(1e-9)
     }
 }
 

@@ -18,6 +18,9 @@ pub enum BenchCommand {
     Provisioning(provisioning::ProvisioningBench),
     /// Usage events aggregated per second by the metering worker, next to a bare JetStream consume.
     Metering(metering::MeteringBench),
+    /// One phase of `bench ingress --external`'s load, from a process of its own.
+    #[command(hide = true)]
+    Generate(ingress::GenerateArgs),
 }
 
 /// Runs a benchmark.
@@ -29,5 +32,6 @@ pub async fn run(command: BenchCommand, cfg: Config) -> anyhow::Result<()> {
         BenchCommand::Ingress(args) => ingress::run(args, cfg).await,
         BenchCommand::Provisioning(args) => provisioning::run(args, cfg).await,
         BenchCommand::Metering(args) => metering::run(args, cfg).await,
+        BenchCommand::Generate(args) => ingress::generate(args).await,
     }
 }
