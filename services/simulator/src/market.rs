@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::license::SimLicense;
 use crate::oauth::{OAuthBook, SimOAuthClient, SimOAuthUser};
-use crate::usage_rules::UsageRecordResult;
+use crate::usage_rules::{UsageRecordResult, UsageRecordView};
 
 /// What the marketplace knows about an instance, for the usage-push rules (spec §8.3).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -199,6 +199,17 @@ impl Marketplace {
     /// Every usage record received so far, with its validation result, in arrival order.
     pub fn usage_records(&self) -> Vec<UsageRecordResult> {
         self.lock().usage.clone()
+    }
+
+    /// The usage records received for `instance_id` (every one when `None`), in arrival order, as
+    /// the registration API lists them.
+    pub fn usage_views(&self, instance_id: Option<&str>) -> Vec<UsageRecordView> {
+        self.lock()
+            .usage
+            .iter()
+            .filter(|r| instance_id.is_none_or(|wanted| r.instance_id.as_deref() == Some(wanted)))
+            .map(UsageRecordView::from)
+            .collect()
     }
 
     /// Every request received so far, in arrival order.

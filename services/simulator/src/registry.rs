@@ -102,12 +102,7 @@ impl Registry {
     /// As [`Registry::order`], and [`SimError::Registration`] for an answer that is not a list.
     pub async fn usage_records(&self, instance_id: &str) -> Result<Vec<UsageRecordView>, SimError> {
         match self {
-            Self::Local(market) => Ok(market
-                .usage_records()
-                .iter()
-                .filter(|r| r.instance_id.as_deref() == Some(instance_id))
-                .map(UsageRecordView::from)
-                .collect()),
+            Self::Local(market) => Ok(market.usage_views(Some(instance_id))),
             Self::Remote(remote) => {
                 let query = format!("instance_id={}", koofill_signing::percent::encode_rfc3986(instance_id));
                 let body = remote.get(ADMIN_USAGE_RECORDS_PATH, &query).await?;

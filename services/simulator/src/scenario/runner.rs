@@ -215,8 +215,14 @@ impl<'a> Run<'a> {
             "still 000004 after {polls} polls in {:.1} s (is a provisioning worker running?)",
             self.options.ready_deadline.as_secs_f64()
         );
-        let outcome = if self.options.require_ready { Outcome::Failed } else { Outcome::Warned };
+        let outcome = self.unanswered();
         self.step("queryInstance until ready", outcome, detail, polls, started.elapsed());
+    }
+
+    /// The outcome of an effect check that got no answer in time (no worker running, a refused
+    /// token): a warning, or a failure when readiness is required.
+    pub fn unanswered(&self) -> Outcome {
+        if self.options.require_ready { Outcome::Failed } else { Outcome::Warned }
     }
 
     /// Sends a call and, as the debugger does at random, the same call again (fresh nonce and

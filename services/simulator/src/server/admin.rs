@@ -18,7 +18,6 @@ use super::{AppState, api_error, auth};
 use crate::license::SimLicense;
 use crate::market::{InstanceStatus, SimInstance};
 use crate::oauth::{SimOAuthClient, SimOAuthUser};
-use crate::usage_rules::UsageRecordView;
 
 fn accept<T: DeserializeOwned>(
     state: &AppState,
@@ -103,12 +102,5 @@ pub(super) async fn usage_records(State(s): State<AppState>, m: Method, u: Uri, 
         let url = reqwest::Url::parse(&format!("http://sim/?{q}")).ok()?;
         url.query_pairs().find(|(k, _)| k == "instance_id").map(|(_, v)| v.into_owned())
     });
-    let views: Vec<UsageRecordView> = s
-        .market
-        .usage_records()
-        .iter()
-        .filter(|r| wanted.as_ref().is_none_or(|w| r.instance_id.as_ref() == Some(w)))
-        .map(UsageRecordView::from)
-        .collect();
-    Json(views).into_response()
+    Json(s.market.usage_views(wanted.as_deref())).into_response()
 }
