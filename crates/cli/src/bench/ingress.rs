@@ -87,37 +87,39 @@ impl Generator {
     async fn closed(&self, concurrency: usize, duration: Duration, offset: u64) -> anyhow::Result<Summary> {
         match self {
             Self::InProcess(t) => Ok(Summary::of(&load::closed_loop(t.clone(), concurrency, duration, offset).await)),
-            Self::External { .. } => self.child(&["--concurrency", &concurrency.to_string()], duration, offset).await,
+            Self::External { url, run } => {
+                child(url, run, &["--concurrency", &concurrency.to_string()], duration, offset).await
+            }
         }
     }
 
     async fn open(&self, rate: u64, duration: Duration, offset: u64) -> anyhow::Result<Summary> {
         match self {
             Self::InProcess(t) => Ok(Summary::of(&load::open_loop(t.clone(), rate, duration, offset).await)),
-            Self::External { .. } => self.child(&["--rate", &rate.to_string()], duration, offset).await,
+            Self::External { url, run } => child(url, run, &["--rate", &rate.to_string()], duration, offset).await,
         }
     }
+}
 
-    async fn child(&self, mode: &[&str], duration: Duration, offset: u64) -> anyhow::Result<Summary> {
-        let Self::External { url, run } = self else { anyhow::bail!("not an external generator") };
-        let exe = std::env::current_exe().context("finding this program to run the generator")?;
-        let output = tokio::process::Command::new(exe)
-            .args(["bench", "generate", "--url", url, "--run", run])
-            .args(mode)
-            .args(["--duration", &duration.as_secs().to_string(), "--offset", &offset.to_string()])
-            .stdin(std::process::Stdio::null())
-            .output()
-            .await
-            .context("running the load generator")?;
-        anyhow::ensure!(
-            output.status.success(),
-            "the load generator failed: {}",
-            String::from_utf8_lossy(&output.stderr).lines().last().unwrap_or_default()
-        );
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        let last = stdout.lines().last().unwrap_or_default();
-        serde_json::from_str(last).with_context(|| format!("reading the load generator's summary {last:?}"))
-    }
+/// Runs one phase in a child `koofill bench generate` and reads its summary.
+async fn child(url: &str, run: &str, mode: &[&str], duration: Duration, offset: u64) -> anyhow::Result<Summary> {
+    let exe = std::env::current_exe().context("finding this program to run the generator")?;
+    let output = tokio::process::Command::new(exe)
+        .args(["bench", "generate", "--url", url, "--run", run])
+        .args(mode)
+        .args(["--duration", &duration.as_secs().to_string(), "--offset", &offset.to_string()])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .context("running the load generator")?;
+    anyhow::ensure!(
+        output.status.success(),
+        "the load generator failed: {}",
+        String::from_utf8_lossy(&output.stderr).lines().last().unwrap_or_default()
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let last = stdout.lines().last().unwrap_or_default();
+    serde_json::from_str(last).with_context(|| format!("reading the load generator's summary {last:?}"))
 }
 
 const KEY: &str = "bench-basic-key";
