@@ -31,4 +31,4 @@ pub mod views;
 
 pub use connect::{Bus, connect};
 pub use error::BusError;
-pub use publisher::Publisher;
+pub use publisher::{CLAIM_HEADER, Once, Publisher, replay_key};

@@ -24,6 +24,13 @@ pub fn inbound(prefix: &str, family: Family, activity: &str) -> String {
     format!("{prefix}.inbound.{}.{activity}", family.as_str())
 }
 
+/// The subject of a `newInstance` callback: [`inbound`] with the instance it opens as a last
+/// token, so that the callback itself answers "is this instance known?" until provisioning has
+/// written the instance's view ([`crate::views::InstanceViews::get`]).
+pub fn inbound_new_instance(prefix: &str, instance_id: &str) -> String {
+    format!("{}.{instance_id}", inbound(prefix, Family::Saas, "newInstance"))
+}
+
 /// The filter of one family's inbound callbacks: `<prefix>.inbound.<family>.>`.
 pub fn inbound_family(prefix: &str, family: Family) -> String {
     format!("{prefix}.inbound.{}.>", family.as_str())
@@ -85,6 +92,7 @@ mod tests {
         assert_eq!(stream("koofill", INBOUND), "KOOFILL_INBOUND");
         assert_eq!(inbound("t1", Family::Saas, "newInstance"), "t1.inbound.saas.newInstance");
         assert_eq!(inbound_family("koofill", Family::Kit), "koofill.inbound.kit.>");
+        assert_eq!(inbound_new_instance("t1", "i-1"), "t1.inbound.saas.newInstance.i-1");
         assert_eq!(event("koofill", "instance.active"), "koofill.event.instance.active");
         assert_eq!(dlq("koofill", "provisioning-saas"), "koofill.dlq.provisioning-saas");
         assert_eq!(instances_bucket("koofill"), "koofill_instances");

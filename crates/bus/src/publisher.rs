@@ -12,6 +12,31 @@ use crate::BusError;
 /// 5-second answer budget, and the same message id makes every retry safe.
 const RETRY_DELAYS_MS: [u64; 3] = [10, 20, 40];
 
+/// The header carrying a [`Publisher::publish_once`] call's token, so that a duplicate can be
+/// told apart from the call's own earlier attempt.
+pub const CLAIM_HEADER: &str = "Koofill-Claim";
+
+/// What [`Publisher::publish_once`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Once {
+    /// This call stored the message.
+    Stored,
+    /// Another call stored a message under the same key within the duplicate window.
+    Replayed,
+}
+
+/// The `Nats-Msg-Id` under which the ingress publishes a request: its channel (`basic`, `kit`)
+/// and a hash of its nonce (nonces are arbitrary strings; header values are not).
+pub fn replay_key(channel: &str, nonce: &str) -> String {
+    use sha2::{Digest, Sha256};
+    format!("replay:{channel}:{}", hex::encode(Sha256::digest(nonce.as_bytes())))
+}
+
+struct Stored {
+    ack: jetstream::publish::PublishAck,
+    after_failure: bool,
+}
+
 /// Publishes envelopes and waits for JetStream to store them.
 #[derive(Debug, Clone)]
 pub struct Publisher {
@@ -49,9 +74,66 @@ impl Publisher {
         &self,
         subject: &str,
         msg_id: &str,
-        mut headers: HeaderMap,
+        headers: HeaderMap,
         payload: bytes::Bytes,
     ) -> Result<jetstream::publish::PublishAck, BusError> {
+        let stored = self.store(subject, msg_id, headers, payload).await?;
+        if stored.ack.duplicate {
+            tracing::debug!(msg_id, stream = %stored.ack.stream, seq = stored.ack.sequence, "already stored");
+        }
+        Ok(stored.ack)
+    }
+
+    /// Publishes `env` on `subject` under `Nats-Msg-Id = once_key` and reports whether this call
+    /// stored it or the stream already held a message under that key.
+    ///
+    /// This is how the ingress refuses replays without a write of its own: the key is derived
+    /// from the request's nonce ([`replay_key`]), and the stream's duplicate window (at least
+    /// twice the timestamp window) remembers every key for as long as a replay could pass the
+    /// timestamp check. A `duplicate` answer to the first attempt is a replay. After a failed
+    /// attempt it is ambiguous: that attempt may have been held by the network and landed
+    /// first, so the stored message's claim token (a header) is read back and compared.
+    ///
+    /// # Errors
+    /// As [`Publisher::publish`]; also when an ambiguous duplicate cannot be read back.
+    pub async fn publish_once<T: Serialize>(
+        &self,
+        subject: &str,
+        env: &Envelope<T>,
+        once_key: &str,
+    ) -> Result<Once, BusError> {
+        let payload = serde_json::to_vec(env).map_err(|source| BusError::Encode { what: "envelope", source })?;
+        let token = hex::encode(rand::random::<[u8; 12]>());
+        let mut headers = HeaderMap::new();
+        headers.insert(CLAIM_HEADER, token.as_str());
+        let stored = self.store(subject, once_key, headers, payload.into()).await?;
+        if !stored.ack.duplicate {
+            return Ok(Once::Stored);
+        }
+        if !stored.after_failure {
+            return Ok(Once::Replayed);
+        }
+        let holder = self
+            .js
+            .get_stream_no_info(&stored.ack.stream)
+            .await
+            .map_err(|e| BusError::js("read back an ambiguous duplicate", e))?
+            .get_raw_message(stored.ack.sequence)
+            .await
+            .map_err(|e| BusError::js("read back an ambiguous duplicate", e))?;
+        let ours = holder.headers.get(CLAIM_HEADER).map(|v| v.as_str()) == Some(token.as_str());
+        Ok(if ours { Once::Stored } else { Once::Replayed })
+    }
+
+    /// Sends until JetStream confirms (or the deadline passes); says whether an attempt failed
+    /// before the one confirmed, since a failed attempt may still have been stored.
+    async fn store(
+        &self,
+        subject: &str,
+        msg_id: &str,
+        mut headers: HeaderMap,
+        payload: bytes::Bytes,
+    ) -> Result<Stored, BusError> {
         headers.insert(header::NATS_MESSAGE_ID, msg_id);
         koofill_telemetry::nats::inject(&mut headers);
         let attempt_all = async {
@@ -61,7 +143,7 @@ impl Publisher {
                     tokio::time::sleep(Duration::from_millis(delay)).await;
                 }
                 match self.try_once(subject, headers.clone(), payload.clone()).await {
-                    Ok(ack) => return Ok(ack),
+                    Ok(ack) => return Ok(Stored { ack, after_failure: last.is_some() }),
                     Err(e) => {
                         tracing::debug!(error = &*e as &dyn std::error::Error, subject, "publish attempt failed");
                         last = Some(e);
@@ -73,14 +155,10 @@ impl Publisher {
                 source: last.unwrap_or_else(|| "no attempt made".into()),
             })
         };
-        let ack = tokio::time::timeout(self.timeout, attempt_all).await.map_err(|_| BusError::Timeout {
+        tokio::time::timeout(self.timeout, attempt_all).await.map_err(|_| BusError::Timeout {
             operation: format!("publish to {subject}"),
             millis: self.timeout.as_millis(),
-        })??;
-        if ack.duplicate {
-            tracing::debug!(msg_id, stream = %ack.stream, seq = ack.sequence, "already stored");
-        }
-        Ok(ack)
+        })?
     }
 
     async fn try_once(

@@ -34,8 +34,8 @@ pub struct TopologyReport {
     pub drift: Vec<String>,
 }
 
-/// The expected configuration of each stream.
-pub fn stream_configs(prefix: &str, replicas: usize) -> Vec<stream::Config> {
+/// The expected configuration of each stream; `clock_skew` is the ingress's timestamp window.
+pub fn stream_configs(prefix: &str, replicas: usize, clock_skew: Duration) -> Vec<stream::Config> {
     let base =
         |kind: &str, subject: String, retention: RetentionPolicy, max_age: Duration, dedup: Duration| stream::Config {
             name: names::stream(prefix, kind),
@@ -49,14 +49,19 @@ pub fn stream_configs(prefix: &str, replicas: usize) -> Vec<stream::Config> {
             ..Default::default()
         };
     vec![
-        // The audit log and replay source; the window covers our own publish retries and quick
-        // repeats by KooGallery (its hour-apart retries are caught by the workers' inbox).
+        // The audit log, replay source and replay guard: the ingress publishes each request under
+        // a key derived from its nonce (`replay_key`), so the duplicate window must outlast any
+        // replay that passes the timestamp check — twice the window — and is at least ten minutes
+        // (at most the stream's age: windows of weeks only serve rehearsals of fixed vectors).
+        // File storage keeps the guard across server restarts: the server rebuilds its duplicate
+        // table from the stored messages. KooGallery's retries carry fresh nonces and are
+        // recognised by the workers' inbox.
         base(
             names::INBOUND,
             format!("{prefix}.inbound.>"),
             RetentionPolicy::Limits,
             30 * DAY,
-            Duration::from_secs(600),
+            (clock_skew * 2).max(Duration::from_secs(600)).min(30 * DAY),
         ),
         base(names::EVENTS, format!("{prefix}.event.>"), RetentionPolicy::Limits, 30 * DAY, Duration::from_secs(120)),
         base(names::USAGE, format!("{prefix}.usage.>"), RetentionPolicy::WorkQueue, 7 * DAY, Duration::from_secs(600)),
@@ -126,7 +131,7 @@ pub async fn ensure(js: &jetstream::Context, opts: &TopologyOptions) -> Result<T
 
 async fn ensure_once(js: &jetstream::Context, opts: &TopologyOptions) -> Result<TopologyReport, BusError> {
     let mut report = TopologyReport::default();
-    for expected in stream_configs(&opts.prefix, opts.replicas) {
+    for expected in stream_configs(&opts.prefix, opts.replicas, opts.clock_skew) {
         match js.get_stream(&expected.name).await {
             Ok(existing) => report.drift.extend(stream_drift(&expected, &existing.cached_info().config)),
             Err(e) if is_not_found(&e) => {
@@ -234,4 +239,23 @@ pub fn stream_drift(expected: &stream::Config, actual: &stream::Config) -> Vec<S
     check("storage", format!("{:?}", expected.storage), format!("{:?}", actual.storage));
     check("num_replicas", expected.num_replicas.to_string(), actual.num_replicas.max(1).to_string());
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inbound_window(clock_skew: Duration) -> Duration {
+        let configs = stream_configs("koofill", 1, clock_skew);
+        configs.into_iter().find(|c| c.name == "KOOFILL_INBOUND").map(|c| c.duplicate_window).unwrap_or_default()
+    }
+
+    /// The inbound stream's duplicate window is the replay guard: it must outlast every replay
+    /// the timestamp check lets through (twice the window).
+    #[test]
+    fn the_inbound_duplicate_window_covers_twice_the_timestamp_window() {
+        assert_eq!(inbound_window(Duration::from_secs(60)), Duration::from_secs(600));
+        assert_eq!(inbound_window(Duration::from_secs(900)), Duration::from_secs(1800));
+        assert_eq!(inbound_window(Duration::from_secs(315_360_000)), 30 * DAY, "never beyond the stream's age");
+    }
 }

@@ -2,14 +2,17 @@
 //!
 //! - [`NonceCache`]: put-if-absent of each nonce, so a replayed request is refused by whichever
 //!   replica receives it. Entries expire with the bucket's `max_age` (twice the clock window).
-//! - [`InstanceViews`]: one entry per instance, written by provisioning after each commit (and
-//!   created as `accepted` by the ingress when it answers `newInstance`), read by the ingress to
-//!   answer `queryInstance` and to recognise unknown instances. Credentials inside are already
-//!   encrypted in KooGallery's format, so the ingress never needs the plaintext.
+//! - [`InstanceViews`]: one entry per instance, written by provisioning after each commit, read by
+//!   the ingress to answer `queryInstance` and to recognise unknown instances. Until provisioning
+//!   has written an instance's entry, the stored `newInstance` callback stands in for it (an
+//!   `accepted` view): the ingress answers `newInstance` only once JetStream has stored that
+//!   callback, so an instance KooGallery was told about is always known, without a second write.
+//!   Credentials inside are already encrypted in KooGallery's format, so the ingress never needs
+//!   the plaintext.
 
 use async_nats::jetstream::{self, kv};
 use chrono::{DateTime, Utc};
-use koofill_model::{AppInfo, InstanceId, OrderId, OrderLineId, UsageInfo};
+use koofill_model::{AppInfo, BasicRequest, Envelope, InboundCallback, InstanceId, OrderId, OrderLineId, UsageInfo};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -110,6 +113,8 @@ impl NonceCache {
 #[derive(Debug, Clone)]
 pub struct InstanceViews {
     store: kv::Store,
+    inbound: jetstream::stream::Stream<()>,
+    prefix: String,
 }
 
 impl InstanceViews {
@@ -120,7 +125,10 @@ impl InstanceViews {
     pub async fn open(js: &jetstream::Context, prefix: &str) -> Result<Self, BusError> {
         let bucket = names::instances_bucket(prefix);
         let store = js.get_key_value(&bucket).await.map_err(|e| BusError::js(format!("open bucket {bucket}"), e))?;
-        Ok(Self { store })
+        let stream = names::stream(prefix, names::INBOUND);
+        let inbound =
+            js.get_stream_no_info(&stream).await.map_err(|e| BusError::js(format!("open stream {stream}"), e))?;
+        Ok(Self { store, inbound, prefix: prefix.to_owned() })
     }
 
     /// Whether `id` can be a key at all; ids that cannot were never written, so they are unknown.
@@ -131,16 +139,18 @@ impl InstanceViews {
             && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'=' | b'.' | b'/'))
     }
 
-    /// Reads one instance.
+    /// Reads one instance: its entry, or, before provisioning has written one, the `accepted`
+    /// view of its stored `newInstance` callback.
     ///
     /// # Errors
-    /// [`BusError::JetStream`] when the bucket cannot be read; [`BusError::Decode`] for a corrupt entry.
+    /// [`BusError::JetStream`] when the bucket or the stream cannot be read; [`BusError::Decode`]
+    /// for a corrupt entry.
     pub async fn get(&self, id: &str) -> Result<Option<InstanceView>, BusError> {
         if !Self::is_valid_key(id) {
             return Ok(None);
         }
         let Some(bytes) = self.store.get(id).await.map_err(|e| BusError::js("read instance view", e))? else {
-            return Ok(None);
+            return self.accepted(id).await;
         };
         serde_json::from_slice(&bytes).map(Some).map_err(|source| BusError::Decode {
             subject: names::instances_bucket("…"),
@@ -149,17 +159,29 @@ impl InstanceViews {
         })
     }
 
-    /// Writes `view` only if the instance has no entry yet; returns whether it was written.
-    ///
-    /// # Errors
-    /// [`BusError::Encode`] or [`BusError::JetStream`].
-    pub async fn create(&self, view: &InstanceView) -> Result<bool, BusError> {
-        let value = serde_json::to_vec(view).map_err(|source| BusError::Encode { what: "instance view", source })?;
-        match self.store.create(view.instance_id.as_ref(), value.into()).await {
-            Ok(_) => Ok(true),
-            Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => Ok(false),
-            Err(e) => Err(BusError::js("create instance view", e)),
-        }
+    /// The view of an instance whose `newInstance` callback is stored but not yet provisioned.
+    async fn accepted(&self, id: &str) -> Result<Option<InstanceView>, BusError> {
+        let subject = names::inbound_new_instance(&self.prefix, id);
+        let message = match self.inbound.get_last_raw_message_by_subject(&subject).await {
+            Ok(message) => message,
+            Err(e) if e.kind() == jetstream::stream::LastRawMessageErrorKind::NoMessageFound => return Ok(None),
+            Err(e) => return Err(BusError::js("read a stored newInstance", e)),
+        };
+        let decode = |source| BusError::Decode { subject: subject.clone(), expected: "newInstance envelope", source };
+        let env: Envelope<InboundCallback> = serde_json::from_slice(&message.payload).map_err(decode)?;
+        let Ok(BasicRequest::NewInstance(request)) = env.data.basic_request() else {
+            return Ok(None);
+        };
+        Ok(Some(InstanceView {
+            instance_id: request.instance_id(),
+            order_id: request.order_id.clone(),
+            order_line_id: request.order_line_id.clone(),
+            state: InstanceState::Accepted,
+            test: request.is_test(),
+            app_info: None,
+            usage_info: None,
+            updated_at: env.occurred_at,
+        }))
     }
 
     /// Writes `view`, replacing any entry.

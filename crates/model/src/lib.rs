@@ -28,7 +28,8 @@
 //!    verified [`RequestIdentity`] (timestamp and nonce): the `id` is the request's `message_id()`
 //!    (its `dedup_id()`, `test:`-prefixed for debug calls, qualified with the request identity where
 //!    one request must not stand for another) and `requested_at` the signed timestamp; it publishes
-//!    it under `{family}.{activity}` ([`InboundCallback::subject_suffix`]). Tests stand in for the
+//!    it under `{family}.{activity}` ([`InboundCallback::subject_suffix`]; a `newInstance` with its
+//!    instance id as a last token), the workers' inbox keyed on that `id`. Tests stand in for the
 //!    ingress through the same functions (`koofill_testkit::inbound`);
 //! 3. it answers with a [`CallbackResponse`] serialised by [`CallbackResponse::to_bytes`] (non-ASCII
 //!    escaped), the exact bytes that are signed;

@@ -4,7 +4,10 @@
 //! These call the functions the ingress calls ([`Envelope::basic_callback`],
 //! [`Envelope::kit_callback`]), so a harness publishes exactly what production publishes: the same
 //! id (qualified with the request's timestamp and nonce where production qualifies it), the same
-//! `requested_at`, the same `source`. Publish `env` on `{prefix}.inbound.{env.data.subject_suffix()}`.
+//! `requested_at`, the same `source`. Publish `env` on `{prefix}.inbound.{env.data.subject_suffix()}`
+//! (a `newInstance` on `koofill_bus::names::inbound_new_instance`, which names the instance); the
+//! ingress's `Nats-Msg-Id` is the request's replay key (`koofill_bus::replay_key`), and the envelope
+//! `id` is what the workers' inbox deduplicates on.
 
 use chrono::Utc;
 use koofill_model::{BasicRequest, Envelope, InboundCallback, KitRequest, RequestIdentity};

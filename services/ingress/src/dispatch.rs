@@ -1,31 +1,34 @@
 //! What each verified, validated callback does (architecture §5).
 
 use chrono::Utc;
-use koofill_bus::{
-    names, rpc,
-    views::{InstanceState, InstanceView},
-};
-use koofill_model::{
-    BasicRequest, CallbackResponse, Envelope, InstanceId, InstanceInfo, KitRequest, RequestIdentity, ResultCode,
-};
+use koofill_bus::{Once, names, rpc};
+use koofill_model::{BasicRequest, CallbackResponse, Envelope, InstanceId, InstanceInfo, KitRequest, ResultCode};
 use serde_json::Value;
 
 use crate::{
     change_check::{ChangeCheckReply, ChangeCheckRequest},
     error::IngressError,
     state::{AppState, ChangeCheckDefault},
+    verify::Verified,
 };
 
-/// Handles a basic callback; `identity` is the verified request's timestamp and nonce.
+/// Handles a basic callback `verified` as `identity`.
+///
+/// Each outcome claims the request's nonce exactly once: a published callback in its own write
+/// ([`publish`]), any other answer in the nonce bucket first ([`Verified::claim`]).
 pub async fn basic(
     state: &AppState,
     request: BasicRequest,
     body: Value,
-    identity: &RequestIdentity,
+    verified: &Verified,
 ) -> Result<CallbackResponse, IngressError> {
     match &request {
-        BasicRequest::QueryInstance(q) => return query_instances(state, &q.instance_ids).await,
+        BasicRequest::QueryInstance(q) => {
+            verified.claim(state).await?;
+            return query_instances(state, &q.instance_ids).await;
+        }
         BasicRequest::ChangeInstanceCheck(c) => {
+            verified.claim(state).await?;
             let ask = ChangeCheckRequest {
                 instance_id: c.instance_id.clone(),
                 product_info: c.product_info.value().clone(),
@@ -35,40 +38,30 @@ pub async fn basic(
         }
         // Lifecycle calls for an instance koofill never issued get 000003 (spec §1.5–§1.8); a
         // released instance is still known, so releasing it again succeeds.
-        BasicRequest::RefreshInstance(r) => known_instance(state, &r.instance_id).await?,
-        BasicRequest::UpdateInstanceStatus(r) => known_instance(state, &r.instance_id).await?,
-        BasicRequest::ReleaseInstance(r) => known_instance(state, &r.instance_id).await?,
-        BasicRequest::UpgradeInstance(r) => known_instance(state, &r.instance_id).await?,
+        BasicRequest::RefreshInstance(r) => known_instance(state, verified, &r.instance_id).await?,
+        BasicRequest::UpdateInstanceStatus(r) => known_instance(state, verified, &r.instance_id).await?,
+        BasicRequest::ReleaseInstance(r) => known_instance(state, verified, &r.instance_id).await?,
+        BasicRequest::UpgradeInstance(r) => known_instance(state, verified, &r.instance_id).await?,
         _ => {}
     }
     // The model builds the whole message, id included, so that whatever stands in for the
     // ingress in tests (koofill_testkit::inbound) publishes exactly this.
-    let Some(envelope) = Envelope::basic_callback(&request, body, identity, Utc::now()) else {
+    let Some(envelope) = Envelope::basic_callback(&request, body, &verified.identity, Utc::now()) else {
+        verified.claim(state).await?;
         return Ok(CallbackResponse::success());
     };
-    let subject = names::inbound(&state.settings.prefix, request.family(), request.activity().as_str());
     let BasicRequest::NewInstance(r) = &request else {
-        publish(state, &subject, &envelope).await?;
+        let subject = names::inbound(&state.settings.prefix, request.family(), request.activity().as_str());
+        publish(state, &subject, &envelope, verified).await?;
         return Ok(CallbackResponse::success());
     };
+    // The stored callback is the instance's record until provisioning writes its view: its
+    // subject names the instance, and the view falls back to it (`InstanceViews::get`). So
+    // `000000` is durable once the one publish is, and a queryInstance or lifecycle call right
+    // after it finds the instance.
     let instance_id = r.instance_id();
-    let view = InstanceView {
-        instance_id: instance_id.clone(),
-        order_id: r.order_id.clone(),
-        order_line_id: r.order_line_id.clone(),
-        state: InstanceState::Accepted,
-        test: r.is_test(),
-        app_info: None,
-        usage_info: None,
-        updated_at: Utc::now(),
-    };
-    // The view is written alongside the publish (not after it): both must succeed before the
-    // answer, and `create` never overwrites a later state written by provisioning, so the order
-    // between them does not matter. A view written for a publish that then failed only says
-    // "accepted" for an order KooGallery will send again.
-    let (published, viewed) = tokio::join!(publish(state, &subject, &envelope), state.views.create(&view));
-    published?;
-    viewed.map_err(IngressError::Bus)?;
+    let subject = names::inbound_new_instance(&state.settings.prefix, instance_id.as_str());
+    publish(state, &subject, &envelope, verified).await?;
     Ok(CallbackResponse::new_instance(instance_id))
 }
 
@@ -77,29 +70,40 @@ pub async fn kit(
     state: &AppState,
     request: KitRequest,
     body: Value,
-    identity: &RequestIdentity,
+    verified: &Verified,
 ) -> Result<CallbackResponse, IngressError> {
-    let envelope = Envelope::kit_callback(&request, body, identity, Utc::now());
+    let envelope = Envelope::kit_callback(&request, body, &verified.identity, Utc::now());
     let subject = names::inbound(&state.settings.prefix, request.family(), request.interface().path_name());
-    publish(state, &subject, &envelope).await?;
+    publish(state, &subject, &envelope, verified).await?;
     Ok(CallbackResponse::success())
 }
 
+/// Publishes under the request's replay key: storing the callback and claiming its nonce are one
+/// write, and a key the stream already holds is a replay.
 async fn publish<T: serde::Serialize>(
     state: &AppState,
     subject: &str,
     envelope: &Envelope<T>,
+    verified: &Verified,
 ) -> Result<(), IngressError> {
-    state.publisher.publish(subject, envelope).await.map(|_| ()).map_err(|e| {
+    let once = state.publisher.publish_once(subject, envelope, &verified.replay_key()).await.map_err(|e| {
         state.metrics.publish_failures.inc();
         IngressError::Bus(e)
-    })
+    })?;
+    match once {
+        Once::Stored => Ok(()),
+        Once::Replayed => Err(IngressError::ReplayedNonce),
+    }
 }
 
-async fn known_instance(state: &AppState, id: &InstanceId) -> Result<(), IngressError> {
+/// An unknown instance is answered `000003` without publishing, so its nonce is claimed here.
+async fn known_instance(state: &AppState, verified: &Verified, id: &InstanceId) -> Result<(), IngressError> {
     match state.views.get(id.as_str()).await.map_err(IngressError::Bus)? {
         Some(_) => Ok(()),
-        None => Err(IngressError::UnknownInstance(id.as_str().to_owned())),
+        None => {
+            verified.claim(state).await?;
+            Err(IngressError::UnknownInstance(id.as_str().to_owned()))
+        }
     }
 }
 

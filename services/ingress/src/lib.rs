@@ -4,16 +4,18 @@
 //!
 //! 1. a request arrives on `POST {base}` (basic V2: SaaS, `orderNotify`, License 2.0) or
 //!    `POST {base}/produceAPI/v2/{interface}` (Kit);
-//! 2. the body is read up to the size limit; the timestamp window, the signature (basic or Kit key,
-//!    current then previous) and then the nonce (put-if-absent in the shared `<prefix>_nonces`
-//!    bucket) are checked → `000001` on failure;
+//! 2. the body is read up to the size limit; the timestamp window and the signature (basic or Kit
+//!    key, current then previous) are checked → `000001` on failure;
 //! 3. the body is validated by `koofill-model` → `000002` naming the field;
 //! 4. `queryInstance` is answered from the `<prefix>_instances` view and `changeInstanceCheck`
-//!    by request-reply to provisioning; every other activity is published to
-//!    `<prefix>.inbound.<family>.<activity>` on `KOOFILL_INBOUND` as the envelope
-//!    `koofill-model` builds from the request and its verified timestamp and nonce
-//!    (`Envelope::basic_callback` / `kit_callback`: the dedup id as `Nats-Msg-Id`, the signed
-//!    timestamp as `requested_at`), and answered only after the PubAck (`000005` if NATS does not
+//!    by request-reply to provisioning, each after claiming the nonce in the shared
+//!    `<prefix>_nonces` bucket; every other activity is published to
+//!    `<prefix>.inbound.<family>.<activity>` (a `newInstance` with its instance id as a last
+//!    token) on `KOOFILL_INBOUND` as the envelope `koofill-model` builds from the request and its
+//!    verified timestamp and nonce (`Envelope::basic_callback` / `kit_callback`: the dedup id as
+//!    `id`, the signed timestamp as `requested_at`), under the request's replay key as
+//!    `Nats-Msg-Id`, so that the one write stores the callback and claims the nonce (a duplicate
+//!    is a replay → `000001`); it is answered only after the PubAck (`000005` if NATS does not
 //!    confirm);
 //! 5. every answer is HTTP 200 with a `Body-Sign` header over the exact bytes sent.
 //!

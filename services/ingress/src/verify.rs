@@ -1,7 +1,9 @@
-//! Authentication of a callback: timestamp window, signature with the interface's keys, nonce.
-//!
-//! Cheap checks first: the window and the HMAC need no IO; only a request that verified claims
-//! its nonce in the shared KV bucket, so unauthenticated traffic cannot fill the replay cache.
+//! Authentication of a callback: timestamp window and signature with the interface's keys. Both
+//! need no IO. The nonce is claimed later, by the step that acts on the request
+//! ([`crate::dispatch`]): a callback that is published claims it in the same write, as the
+//! message's `Nats-Msg-Id` ([`Verified::replay_key`]); one answered without publishing claims it
+//! in the shared nonce bucket ([`Verified::claim`]). Only verified requests claim anything, so
+//! unauthenticated traffic cannot fill either.
 
 use koofill_model::{RequestIdentity, v1 as v1_model};
 use koofill_signing::{SignatureError, basic, kit, timestamp, v1};
@@ -43,20 +45,41 @@ impl Scheme {
 pub struct Verified {
     /// Index of the key in the ring.
     pub key_index: usize,
-    /// The signed timestamp and nonce as received; the nonce has been claimed, so no other
-    /// request with this identity gets past verification.
+    /// The signed timestamp and nonce as received (for V1, the token's replay key as nonce).
     pub identity: RequestIdentity,
+    /// The scheme's channel (`basic`, `kit`): nonces of the two key rings never collide.
+    pub channel: &'static str,
+}
+
+impl Verified {
+    /// The `Nats-Msg-Id` that claims this request's nonce when it is published.
+    pub fn replay_key(&self) -> String {
+        koofill_bus::replay_key(self.channel, self.identity.nonce())
+    }
+
+    /// Claims the nonce of a request that is answered without publishing anything.
+    ///
+    /// # Errors
+    /// [`IngressError::ReplayedNonce`] when the nonce was used before; [`IngressError::Bus`] when
+    /// the bucket cannot be written.
+    pub async fn claim(&self, state: &AppState) -> Result<(), IngressError> {
+        if state.nonces.claim(self.channel, self.identity.nonce()).await.map_err(IngressError::Bus)? {
+            Ok(())
+        } else {
+            Err(IngressError::ReplayedNonce)
+        }
+    }
 }
 
 /// Verifies a request; see the module docs for the order of checks.
 ///
 /// Missing `timestamp` or `nonce` is a parameter error (`000002`); a missing signature, a stale or
-/// future timestamp, a wrong signature or key, and a replayed nonce are authentication failures
-/// (`000001`).
+/// future timestamp and a wrong signature or key are authentication failures (`000001`), as is a
+/// replayed nonce once the request is acted on.
 ///
 /// # Errors
-/// [`IngressError`] as above, or [`IngressError::Bus`] when the nonce cannot be recorded.
-pub async fn verify(
+/// [`IngressError`] as above.
+pub fn verify(
     state: &AppState,
     scheme: Scheme,
     params: &SignatureParams,
@@ -88,22 +111,18 @@ pub async fn verify(
         Scheme::Kit => kit::verify_any(&keys, nonce, ts, body, sig),
     }
     .map_err(IngressError::Signature)?;
-    if !state.nonces.claim(scheme.channel(), nonce).await.map_err(IngressError::Bus)? {
-        return Err(IngressError::ReplayedNonce);
-    }
-    Ok(Verified { key_index, identity: RequestIdentity::new(ts, nonce) })
+    Ok(Verified { key_index, identity: RequestIdentity::new(ts, nonce), channel: scheme.channel() })
 }
 
 /// Verifies a V1 call (spec §2.3): `authToken` present, `timeStamp` inside the window (UTC for the
 /// basic calls, UTC+8 in Kit bodies), the token computed with one of the scheme's keys, and the
 /// token not seen before. V1 has no nonce; the token, an HMAC over the timestamp and every
-/// parameter, is the replay key ([`v1_model::request_nonce`]), claimed in the same bucket as V2
-/// nonces.
+/// parameter, is the replay key ([`v1_model::request_nonce`]), claimed as V2 nonces are.
 ///
 /// # Errors
-/// As [`verify`]: a missing `timeStamp` is `000002`; a missing, wrong or replayed token and a
-/// timestamp that is unreadable or outside the window are `000001`.
-pub async fn verify_v1(
+/// As [`verify`]: a missing `timeStamp` is `000002`; a missing or wrong token and a timestamp
+/// that is unreadable or outside the window are `000001`.
+pub fn verify_v1(
     state: &AppState,
     scheme: Scheme,
     params: &[(String, String)],
@@ -140,10 +159,7 @@ pub async fn verify_v1(
         .position(|key| v1::verify(key, params, header_token).is_ok())
         .ok_or(IngressError::Signature(SignatureError::Mismatch))?;
     let nonce = v1_model::request_nonce(token);
-    if !state.nonces.claim(scheme.channel(), &nonce).await.map_err(IngressError::Bus)? {
-        return Err(IngressError::ReplayedNonce);
-    }
-    Ok(Verified { key_index, identity: RequestIdentity::new(ts_ms.to_string(), nonce) })
+    Ok(Verified { key_index, identity: RequestIdentity::new(ts_ms.to_string(), nonce), channel: scheme.channel() })
 }
 
 #[cfg(test)]

@@ -15,10 +15,7 @@ use std::{
 
 use anyhow::Context;
 use futures::StreamExt;
-use koofill_bus::{
-    Publisher, names,
-    views::{InstanceState, InstanceView, InstanceViews},
-};
+use koofill_bus::{Publisher, names};
 use koofill_config::Config;
 use koofill_model::{BasicRequest, DomainEvent, Envelope, InboundCallback};
 use serde_json::json;
@@ -79,7 +76,6 @@ pub async fn bench_new_orders(cfg: &Config, n: usize) -> anyhow::Result<BenchRep
     let worker = Worker::build(cfg).await.context("starting the provisioning worker")?;
     let bus = worker.bus().clone();
     let prefix = cfg.nats.prefix.clone();
-    let views = InstanceViews::open(&bus.js, &prefix).await?;
     let publisher = Publisher::new(bus.js.clone(), cfg.nats.request_timeout());
     let mut active = bus.client.subscribe(names::event(&prefix, "instance.active")).await?;
     let shutdown = CancellationToken::new();
@@ -91,10 +87,9 @@ pub async fn bench_new_orders(cfg: &Config, n: usize) -> anyhow::Result<BenchRep
     let run = chrono::Utc::now().timestamp_millis();
     let order_prefix = format!("BENCH{run}N");
     let started = Instant::now();
-    let subject = names::inbound(&prefix, koofill_model::Family::Saas, "newInstance");
     let sent: Vec<(String, Instant)> = futures::stream::iter(0..n)
         .map(|i| {
-            let (publisher, views, subject) = (publisher.clone(), views.clone(), subject.clone());
+            let (publisher, prefix) = (publisher.clone(), prefix.clone());
             let order_id = format!("{order_prefix}{i}");
             async move {
                 let body = json!({"activity": "newInstance", "businessId": format!("b-{i}"),
@@ -102,22 +97,11 @@ pub async fn bench_new_orders(cfg: &Config, n: usize) -> anyhow::Result<BenchRep
                 let request = BasicRequest::from_value(&body)?;
                 let envelope: Envelope<InboundCallback> =
                     Envelope::inbound_basic(&request, body, chrono::Utc::now(), "bench").context("not publishable")?;
+                let BasicRequest::NewInstance(r) = &request else { anyhow::bail!("not a newInstance") };
+                // As the ingress publishes it: the subject names the instance.
+                let subject = names::inbound_new_instance(&prefix, r.instance_id().as_str());
                 let at = Instant::now();
                 publisher.publish(&subject, &envelope).await?;
-                if let BasicRequest::NewInstance(r) = &request {
-                    views
-                        .create(&InstanceView {
-                            instance_id: r.instance_id(),
-                            order_id: r.order_id.clone(),
-                            order_line_id: r.order_line_id.clone(),
-                            state: InstanceState::Accepted,
-                            test: false,
-                            app_info: None,
-                            usage_info: None,
-                            updated_at: chrono::Utc::now(),
-                        })
-                        .await?;
-                }
                 anyhow::Ok((order_id, at))
             }
         })

@@ -4,7 +4,9 @@
 
 mod consumer;
 mod dlq;
+mod replay;
 mod rpc;
+mod stall;
 mod topology;
 mod views;
 

@@ -2,7 +2,7 @@ use chrono::Utc;
 use koofill_bus::views::{InstanceState, InstanceView, InstanceViews, NonceCache};
 use koofill_model::{InstanceId, OrderId, OrderLineId};
 
-use crate::{PREFIX, bus};
+use crate::{PREFIX, bus, stall::StallProxy};
 
 #[tokio::test]
 async fn a_nonce_is_accepted_once_per_channel() {
@@ -34,14 +34,14 @@ fn view(state: InstanceState) -> InstanceView {
 }
 
 #[tokio::test]
-async fn create_never_overwrites_and_put_does() {
+async fn put_writes_the_view_and_ids_that_cannot_be_keys_are_unknown() {
     let (_nats, bus) = bus().await;
     let views = InstanceViews::open(&bus.js, PREFIX).await.unwrap();
     let active = view(InstanceState::Active);
     let id = active.instance_id.as_str().to_owned();
     assert!(views.get(&id).await.unwrap().is_none());
+    views.put(&view(InstanceState::Provisioning)).await.unwrap();
     views.put(&active).await.unwrap();
-    assert!(!views.create(&view(InstanceState::Accepted)).await.unwrap(), "a later state is kept");
     assert_eq!(views.get(&id).await.unwrap().unwrap().state, InstanceState::Active);
 
     // Ids that cannot be keys were never written: unknown, not an error.
@@ -69,53 +69,6 @@ async fn the_nonce_bucket_comes_back_after_a_server_restart() {
     }
     assert_eq!(claimed, Some(true));
     assert!(!nonces.claim("basic", "after-restart").await.unwrap());
-}
-
-/// A TCP proxy that can stall: while stalled it forwards nothing either way, and what it read
-/// waits — a network that holds packets and then heals, so a write the client gave up on still
-/// reaches the server afterwards.
-struct StallProxy {
-    addr: std::net::SocketAddr,
-    stalled: std::sync::Arc<tokio::sync::watch::Sender<bool>>,
-}
-
-impl StallProxy {
-    async fn start(target: std::net::SocketAddr) -> Self {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let stalled = std::sync::Arc::new(tokio::sync::watch::channel(false).0);
-        let accepting = std::sync::Arc::clone(&stalled);
-        tokio::spawn(async move {
-            while let Ok((inbound, _)) = listener.accept().await {
-                let Ok(outbound) = tokio::net::TcpStream::connect(target).await else { continue };
-                let (in_read, in_write) = inbound.into_split();
-                let (out_read, out_write) = outbound.into_split();
-                for (mut from, mut to, mut gate) in [
-                    (
-                        Box::new(in_read) as Box<dyn tokio::io::AsyncRead + Send + Unpin>,
-                        Box::new(out_write) as Box<dyn tokio::io::AsyncWrite + Send + Unpin>,
-                        accepting.subscribe(),
-                    ),
-                    (Box::new(out_read), Box::new(in_write), accepting.subscribe()),
-                ] {
-                    tokio::spawn(async move {
-                        let mut buf = vec![0u8; 64 * 1024];
-                        loop {
-                            let Ok(n) = from.read(&mut buf).await else { return };
-                            if n == 0 || gate.wait_for(|stalled| !*stalled).await.is_err() {
-                                return;
-                            }
-                            if to.write_all(&buf[..n]).await.is_err() {
-                                return;
-                            }
-                        }
-                    });
-                }
-            }
-        });
-        Self { addr, stalled }
-    }
 }
 
 /// A claim whose first write times out while the network holds it, and lands once the network

@@ -42,14 +42,15 @@ pub async fn handle(
     let mut key_index = 0;
     let result = async {
         let body = body_or_error(body, state.settings.body_limit)?;
-        let verified = verify::verify(&state, Scheme::Basic, &query_params(query.as_deref()), &body).await?;
+        let verified = verify::verify(&state, Scheme::Basic, &query_params(query.as_deref()), &body)?;
         key_index = verified.key_index;
-        let request = BasicRequest::parse(&body).map_err(IngressError::Invalid)?;
+        // One parse: the value is validated into the request and travels in the envelope.
+        let value = body_value(&body)?;
+        let request = BasicRequest::from_value(&value).map_err(IngressError::Invalid)?;
         activity = request.activity().as_str();
         span.record("activity", activity);
         record_ids(&span, &request);
-        let value = body_value(&body)?;
-        dispatch::basic(&state, request, value, &verified.identity).await
+        dispatch::basic(&state, request, value, &verified).await
     }
     .await;
     conclude(&state, result, false, key_index, activity, started)

@@ -49,14 +49,14 @@ pub async fn handle(
             timestamp: header(&headers, "x-timestamp"),
             nonce: header(&headers, "x-nonce"),
         };
-        let verified = verify::verify(&state, Scheme::Kit, &params, &body).await?;
+        let verified = verify::verify(&state, Scheme::Kit, &params, &body)?;
         key_index = verified.key_index;
-        let request = KitRequest::parse(iface, &body).map_err(IngressError::Invalid)?;
+        let value = body_value(&body)?;
+        let request = KitRequest::from_value(iface, &value).map_err(IngressError::Invalid)?;
         if let Some(id) = request.instance_id() {
             span.record("instance_id", id.as_str());
         }
-        let value = body_value(&body)?;
-        dispatch::kit(&state, request, value, &verified.identity).await
+        dispatch::kit(&state, request, value, &verified).await
     }
     .await;
     conclude(&state, result, true, key_index, activity, started)

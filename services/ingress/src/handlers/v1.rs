@@ -40,15 +40,14 @@ pub async fn basic(State(state): State<AppState>, RawQuery(query): RawQuery) -> 
     let mut key_index = 0;
     let result = async {
         let params = percent::parse_query(query.as_deref().unwrap_or_default());
-        let verified = verify::verify_v1(&state, Scheme::Basic, &params, None).await?;
+        let verified = verify::verify_v1(&state, Scheme::Basic, &params, None)?;
         key_index = verified.key_index;
         let twin = v1_model::basic_from_query(&params).map_err(IngressError::Invalid)?;
-        let body = serde_json::to_vec(&twin.body).map_err(|_| IngressError::BodyUnreadable)?;
-        let request = BasicRequest::parse(&body).map_err(IngressError::Invalid)?;
+        let request = BasicRequest::from_value(&twin.body).map_err(IngressError::Invalid)?;
         activity = request.activity().as_str();
         span.record("activity", activity);
         record_ids(&span, &request);
-        dispatch::basic(&state, request, twin.body, &verified.identity).await
+        dispatch::basic(&state, request, twin.body, &verified).await
     }
     .await;
     conclude(&state, result, false, key_index, activity, started)
@@ -78,13 +77,13 @@ pub async fn kit(
             }))
         })?;
         let token = headers.get(v1::AUTH_TOKEN).and_then(|v| v.to_str().ok());
-        let verified = verify::verify_v1(&state, Scheme::Kit, &params, token).await?;
+        let verified = verify::verify_v1(&state, Scheme::Kit, &params, token)?;
         key_index = verified.key_index;
-        let request = KitRequest::parse(iface, &body).map_err(IngressError::Invalid)?;
+        let request = KitRequest::from_value(iface, &value).map_err(IngressError::Invalid)?;
         if let Some(id) = request.instance_id() {
             span.record("instance_id", id.as_str());
         }
-        dispatch::kit(&state, request, value, &verified.identity).await
+        dispatch::kit(&state, request, value, &verified).await
     }
     .await;
     conclude(&state, result, true, key_index, activity, started)

@@ -1,4 +1,6 @@
-//! KooGallery's retries and the debugger's repeats produce one message each.
+//! KooGallery's retries and the debugger's repeats: each request is stored once, under its own
+//! replay key, and every repeat of one order line carries the same dedup id, on which the
+//! workers' inbox collapses them.
 
 use std::collections::HashSet;
 
@@ -9,7 +11,7 @@ use serde_json::json;
 use crate::TestApp;
 
 #[tokio::test]
-async fn a_callback_sent_three_times_is_published_once_with_the_same_instance_id() {
+async fn a_callback_sent_three_times_is_answered_with_one_instance_id_under_one_dedup_id() {
     let app = TestApp::spawn().await;
     let mut ids = HashSet::new();
     for _ in 0..3 {
@@ -22,8 +24,12 @@ async fn a_callback_sent_three_times_is_published_once_with_the_same_instance_id
     }
     assert_eq!(ids.len(), 1, "same instanceId each time: {ids:?}");
     let inbound = app.inbound().await;
-    assert_eq!(inbound.len(), 1, "one message in KOOFILL_INBOUND");
-    assert_eq!(inbound[0].0, "test:newInstance:CS2211181819B4LVS:CS2211181819B4LVS-000001");
+    assert_eq!(inbound.len(), 3, "each request stored");
+    for (dedup_id, _) in &inbound {
+        assert_eq!(dedup_id, "test:newInstance:CS2211181819B4LVS:CS2211181819B4LVS-000001");
+    }
+    let replay_keys: HashSet<String> = app.inbound_messages().await.into_iter().map(|(key, _)| key).collect();
+    assert_eq!(replay_keys.len(), 3, "three requests, three nonces");
 }
 
 #[tokio::test]
@@ -50,7 +56,7 @@ async fn status_changes_are_each_published_even_when_repeated() {
 }
 
 #[tokio::test]
-async fn a_thousand_concurrent_callbacks_are_all_answered_and_stored_once_each() {
+async fn a_thousand_concurrent_callbacks_are_all_answered_and_each_stored_once() {
     let app = TestApp::spawn().await;
     // 500 orders, each sent twice at the same time: 1,000 concurrent signed callbacks.
     let sends = (0..1000).map(|i| {
@@ -63,10 +69,12 @@ async fn a_thousand_concurrent_callbacks_are_all_answered_and_stored_once_each()
     let replies = join_all(sends).await;
     let failures: Vec<String> = replies.iter().filter(|r| r.result_code() != "000000").map(|r| r.text()).collect();
     assert!(failures.is_empty(), "{} failed, e.g. {:?}", failures.len(), failures.first());
-    let inbound = app.inbound().await;
-    let distinct: HashSet<&str> = inbound.iter().map(|(id, _)| id.as_str()).collect();
-    assert_eq!(inbound.len(), 500, "each dedup id exactly once");
-    assert_eq!(distinct.len(), 500);
+    let inbound = app.inbound_messages().await;
+    let requests: HashSet<&str> = inbound.iter().map(|(key, _)| key.as_str()).collect();
+    let orders: HashSet<&str> = inbound.iter().map(|(_, env)| env.id.as_str()).collect();
+    assert_eq!(inbound.len(), 1000, "each request stored exactly once");
+    assert_eq!(requests.len(), 1000);
+    assert_eq!(orders.len(), 500, "one dedup id per order line");
 }
 
 fn uuid_like() -> String {

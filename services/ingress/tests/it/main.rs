@@ -82,8 +82,14 @@ impl TestApp {
         }
     }
 
-    /// Every message on KOOFILL_INBOUND, with its `Nats-Msg-Id`.
+    /// Every message on KOOFILL_INBOUND, with its dedup id (the envelope's id, which the workers'
+    /// inbox keys on).
     pub async fn inbound(&self) -> Vec<(String, Envelope<InboundCallback>)> {
+        self.inbound_messages().await.into_iter().map(|(_, env)| (env.id.clone(), env)).collect()
+    }
+
+    /// Every message on KOOFILL_INBOUND, with its `Nats-Msg-Id` (the request's replay key).
+    pub async fn inbound_messages(&self) -> Vec<(String, Envelope<InboundCallback>)> {
         let stream = self.js.get_stream(names::stream(PREFIX, names::INBOUND)).await.expect("stream");
         let consumer = stream.create_consumer(pull::Config::default()).await.expect("ephemeral consumer");
         let mut out = Vec::new();

@@ -135,13 +135,14 @@ async fn the_testkit_builds_the_envelopes_the_ingress_publishes() {
         inbound::basic_envelope(&basic_request(&release), release.clone(), &release_ts, &release_nonce).unwrap(),
         inbound::kit_envelope(&kit_request, tenant.clone(), &kit_ts, &kit_nonce),
     ];
-    let published = app.inbound().await;
-    for mut built in expected {
+    let published = app.inbound_messages().await;
+    let nonces = [("basic", &nonce), ("basic", &release_nonce), ("kit", &kit_nonce)];
+    for (mut built, (channel, nonce)) in expected.into_iter().zip(nonces) {
         let (msg_id, env) = published.iter().find(|(_, e)| e.data.activity == built.data.activity).unwrap();
         // Only the receive time may differ.
         built.occurred_at = env.occurred_at;
         built.data.received_at = env.data.received_at;
         assert_eq!(&built, env);
-        assert_eq!(msg_id, &built.id, "Nats-Msg-Id");
+        assert_eq!(msg_id, &koofill_bus::replay_key(channel, nonce), "Nats-Msg-Id");
     }
 }

@@ -352,7 +352,9 @@ async fn poison_messages_are_dead_lettered_with_their_payload_and_can_be_redrive
     let poison = letters
         .iter()
         .find(|l| {
-            l.letter.headers.get("Nats-Msg-Id").map(String::as_str) == Some("newInstance:CSUNKNOWN1:CSUNKNOWN1-000001")
+            let env =
+                l.letter.payload().ok().and_then(|p| serde_json::from_slice::<Envelope<InboundCallback>>(&p).ok());
+            env.is_some_and(|e| e.id == "newInstance:CSUNKNOWN1:CSUNKNOWN1-000001")
         })
         .unwrap();
     assert_eq!(poison.letter.consumer, "provisioning-saas");

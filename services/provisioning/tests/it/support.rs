@@ -6,7 +6,7 @@ use async_nats::{HeaderMap, jetstream::consumer::pull};
 use futures::StreamExt;
 use koofill_bus::{
     Publisher, names,
-    views::{InstanceState, InstanceView, InstanceViews},
+    views::{InstanceView, InstanceViews},
 };
 use koofill_config::Config;
 use koofill_model::{BasicRequest, DomainEvent, Envelope, KitInterface, KitRequest};
@@ -87,7 +87,8 @@ impl TestWorker {
         Self { _nats: nats, db, stand_in, cfg, worker, views, publisher }
     }
 
-    /// Publishes a basic callback as the ingress does (and for newInstance, the `accepted` view).
+    /// Publishes a basic callback as the ingress does: under its replay key, and a newInstance on
+    /// the subject naming its instance (which the instance view falls back to).
     pub async fn send_basic(&self, body: Value) -> String {
         self.send_basic_at(body, chrono::Utc::now()).await
     }
@@ -99,21 +100,12 @@ impl TestWorker {
         let nonce = uuid();
         let env = koofill_testkit::inbound::basic_envelope(&request, body, &at.timestamp_millis().to_string(), &nonce)
             .expect("a published activity");
-        let subject = names::inbound(PREFIX, request.family(), request.activity().as_str());
-        self.publisher.publish(&subject, &env).await.unwrap();
-        if let BasicRequest::NewInstance(r) = &request {
-            let view = InstanceView {
-                instance_id: r.instance_id(),
-                order_id: r.order_id.clone(),
-                order_line_id: r.order_line_id.clone(),
-                state: InstanceState::Accepted,
-                test: r.is_test(),
-                app_info: None,
-                usage_info: None,
-                updated_at: chrono::Utc::now(),
-            };
-            self.views.create(&view).await.unwrap();
-        }
+        let subject = match &request {
+            BasicRequest::NewInstance(r) => names::inbound_new_instance(PREFIX, r.instance_id().as_str()),
+            _ => names::inbound(PREFIX, request.family(), request.activity().as_str()),
+        };
+        let once = self.publisher.publish_once(&subject, &env, &koofill_bus::replay_key("basic", &nonce)).await;
+        assert_eq!(once.unwrap(), koofill_bus::Once::Stored);
         env.id
     }
 
