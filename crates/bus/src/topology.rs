@@ -82,14 +82,15 @@ pub fn bucket_configs(prefix: &str, replicas: usize, clock_skew: Duration) -> Ve
         },
         kv::Config {
             bucket: names::nonces_bucket(prefix),
-            description: "nonces seen by the ingress (replay protection)".into(),
+            description: "nonces of requests the ingress answered without publishing (replay protection)".into(),
             history: 1,
             // A nonce older than the window is refused by the timestamp check anyway; keeping it
             // for twice the window covers clock differences between replicas.
             max_age: (clock_skew * 2).max(Duration::from_secs(1)),
-            // Memory: a nonce matters for two minutes, and a server restart that forgets them
-            // reopens no more than the timestamp window; file storage would triple the cost of
-            // every callback's replay check.
+            // Memory: only answers that change nothing (queries, checks, unknown instances) claim
+            // here, so a restart that forgets them lets a replay be answered again, with no
+            // effect; published callbacks are guarded by the inbound stream's file-backed
+            // duplicate table.
             storage: StorageType::Memory,
             num_replicas: replicas,
             ..Default::default()

@@ -1,7 +1,10 @@
 //! The KV views shared by every ingress replica.
 //!
-//! - [`NonceCache`]: put-if-absent of each nonce, so a replayed request is refused by whichever
-//!   replica receives it. Entries expire with the bucket's `max_age` (twice the clock window).
+//! - [`NonceCache`]: put-if-absent of the nonce of each request the ingress answers without
+//!   publishing (`queryInstance`, `changeInstanceCheck`, an unknown instance), so a replay is
+//!   refused by whichever replica receives it. Entries expire with the bucket's `max_age` (twice
+//!   the clock window). Published callbacks claim their nonce in the publish itself
+//!   ([`crate::Publisher::publish_once`]).
 //! - [`InstanceViews`]: one entry per instance, written by provisioning after each commit, read by
 //!   the ingress to answer `queryInstance` and to recognise unknown instances. Until provisioning
 //!   has written an instance's entry, the stored `newInstance` callback stands in for it (an

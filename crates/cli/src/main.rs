@@ -9,6 +9,12 @@ use tokio_util::sync::CancellationToken;
 
 use crate::workers::Service;
 
+/// mimalloc instead of the system allocator: a callback allocates a few dozen small buffers (query,
+/// JSON, envelope, answer), and under load glibc's malloc and free took a sixth of the ingress's
+/// CPU (`koofill bench ingress` measures the difference).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod bench;
 mod chaos;
 mod dev;

@@ -9,6 +9,7 @@ mod idempotency;
 mod license_proxy;
 mod outage;
 mod rejections;
+mod replay;
 mod request_identity;
 mod usage;
 mod v1;
@@ -53,33 +54,28 @@ impl TestApp {
     pub async fn spawn_with(extra: &[(&str, &str)]) -> Self {
         koofill_telemetry::init_for_tests();
         let nats = TestNats::start();
-        let mut env: Vec<(String, String)> = vec![
-            ("KOOFILL__KOOGALLERY__BASIC_KEY".into(), BASIC_KEY.into()),
-            ("KOOFILL__KOOGALLERY__KIT_KEY".into(), KIT_KEY.into()),
-            ("KOOFILL__NATS__URL".into(), nats.url()),
-            ("KOOFILL__NATS__PREFIX".into(), PREFIX.into()),
-            ("KOOFILL__INGRESS__LISTEN".into(), "127.0.0.1:0".into()),
-            ("KOOFILL__INGRESS__CHANGE_CHECK_TIMEOUT_MS".into(), "300".into()),
-            ("KOOFILL__INGRESS__PUBLISH_TIMEOUT_MS".into(), "1000".into()),
-            ("KOOFILL__INGRESS__REQUEST_TIMEOUT_MS".into(), "2000".into()),
-        ];
-        env.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
-        let cfg = koofill_config::load_with_env(None, env).expect("test configuration loads");
-        let app = koofill_ingress::Application::build(&cfg).await.expect("ingress starts");
-        let addr = app.local_addr().expect("bound");
-        let shutdown = CancellationToken::new();
-        tokio::spawn(app.run_until_stopped(shutdown.clone()));
-        let base_url = format!("http://{addr}{}", cfg.ingress.base_path);
+        let (base_url, root_url, shutdown) = start_ingress(&nats.url(), extra).await;
         let nats_client = async_nats::connect(nats.url()).await.expect("test client connects");
         Self {
             client: CallbackClient::new(base_url.clone(), BASIC_KEY, KIT_KEY),
             base_url,
-            root_url: format!("http://{addr}"),
+            root_url,
             js: async_nats::jetstream::new(nats_client.clone()),
             nats_client,
             nats,
             shutdown,
         }
+    }
+
+    /// A second ingress replica on the same nats-server; it stops with the app.
+    pub async fn replica(&self) -> CallbackClient {
+        let (base_url, _, shutdown) = start_ingress(&self.nats.url(), &[]).await;
+        let stop = self.shutdown.clone();
+        tokio::spawn(async move {
+            stop.cancelled().await;
+            shutdown.cancel();
+        });
+        CallbackClient::new(base_url, BASIC_KEY, KIT_KEY)
     }
 
     /// Every message on KOOFILL_INBOUND, with its dedup id (the envelope's id, which the workers'
@@ -122,4 +118,26 @@ impl TestApp {
             .await
             .expect("metrics text")
     }
+}
+
+/// Builds and runs an ingress on `nats_url` with extra `KOOFILL__…` settings; returns its base
+/// and root URLs and its stop token.
+async fn start_ingress(nats_url: &str, extra: &[(&str, &str)]) -> (String, String, CancellationToken) {
+    let mut env: Vec<(String, String)> = vec![
+        ("KOOFILL__KOOGALLERY__BASIC_KEY".into(), BASIC_KEY.into()),
+        ("KOOFILL__KOOGALLERY__KIT_KEY".into(), KIT_KEY.into()),
+        ("KOOFILL__NATS__URL".into(), nats_url.into()),
+        ("KOOFILL__NATS__PREFIX".into(), PREFIX.into()),
+        ("KOOFILL__INGRESS__LISTEN".into(), "127.0.0.1:0".into()),
+        ("KOOFILL__INGRESS__CHANGE_CHECK_TIMEOUT_MS".into(), "300".into()),
+        ("KOOFILL__INGRESS__PUBLISH_TIMEOUT_MS".into(), "1000".into()),
+        ("KOOFILL__INGRESS__REQUEST_TIMEOUT_MS".into(), "2000".into()),
+    ];
+    env.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+    let cfg = koofill_config::load_with_env(None, env).expect("test configuration loads");
+    let app = koofill_ingress::Application::build(&cfg).await.expect("ingress starts");
+    let addr = app.local_addr().expect("bound");
+    let shutdown = CancellationToken::new();
+    tokio::spawn(app.run_until_stopped(shutdown.clone()));
+    (format!("http://{addr}{}", cfg.ingress.base_path), format!("http://{addr}"), shutdown)
 }
