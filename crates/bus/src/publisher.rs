@@ -28,11 +28,18 @@ pub enum Once {
 /// The `Nats-Msg-Id` under which the ingress publishes a request: its channel (`basic`, `kit`)
 /// and a hash of its nonce (nonces are arbitrary strings; header values are not).
 pub fn replay_key(channel: &str, nonce: &str) -> String {
-    use sha2::{Digest, Sha256};
-    format!("replay:{channel}:{}", hex::encode(Sha256::digest(nonce.as_bytes())))
+    format!("replay:{channel}:{}", nonce_digest(nonce))
 }
 
-struct Stored {
+/// The hex SHA-256 of a nonce: what both replay guards (the publish's message id and the nonce
+/// bucket's key) are keyed on.
+pub(crate) fn nonce_digest(nonce: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(nonce.as_bytes()))
+}
+
+/// A publish JetStream confirmed, and whether an attempt before it failed.
+struct Confirmed {
     ack: jetstream::publish::PublishAck,
     after_failure: bool,
 }
@@ -133,7 +140,7 @@ impl Publisher {
         msg_id: &str,
         mut headers: HeaderMap,
         payload: bytes::Bytes,
-    ) -> Result<Stored, BusError> {
+    ) -> Result<Confirmed, BusError> {
         headers.insert(header::NATS_MESSAGE_ID, msg_id);
         koofill_telemetry::nats::inject(&mut headers);
         let attempt_all = async {
@@ -143,7 +150,7 @@ impl Publisher {
                     tokio::time::sleep(Duration::from_millis(delay)).await;
                 }
                 match self.try_once(subject, headers.clone(), payload.clone()).await {
-                    Ok(ack) => return Ok(Stored { ack, after_failure: last.is_some() }),
+                    Ok(ack) => return Ok(Confirmed { ack, after_failure: last.is_some() }),
                     Err(e) => {
                         tracing::debug!(error = &*e as &dyn std::error::Error, subject, "publish attempt failed");
                         last = Some(e);

@@ -17,7 +17,6 @@ use async_nats::jetstream::{self, kv};
 use chrono::{DateTime, Utc};
 use koofill_model::{AppInfo, BasicRequest, Envelope, InboundCallback, InstanceId, OrderId, OrderLineId, UsageInfo};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::{BusError, names};
 
@@ -85,7 +84,7 @@ impl NonceCache {
     /// # Errors
     /// [`BusError::JetStream`] when the bucket cannot be written.
     pub async fn claim(&self, channel: &str, nonce: &str) -> Result<bool, BusError> {
-        let key = format!("{channel}.{}", hex::encode(Sha256::digest(nonce.as_bytes())));
+        let key = format!("{channel}.{}", crate::publisher::nonce_digest(nonce));
         let token = bytes::Bytes::from(hex::encode(rand::random::<[u8; 16]>()));
         match self.try_claim(&key, &token).await {
             Err(first) => {

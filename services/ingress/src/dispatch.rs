@@ -12,7 +12,7 @@ use crate::{
     verify::Verified,
 };
 
-/// Handles a basic callback `verified` as `identity`.
+/// Handles a basic callback that passed verification as `verified`.
 ///
 /// Each outcome claims the request's nonce exactly once: a published callback in its own write
 /// ([`publish`]), any other answer in the nonce bucket first ([`Verified::claim`]).
