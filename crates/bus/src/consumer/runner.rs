@@ -22,12 +22,19 @@ use crate::{BusError, Publisher, names};
 /// How long one pull request waits on the server for messages before it is renewed. Short
 /// enough that a stop is noticed promptly, long enough not to busy-poll an idle stream.
 const PULL_EXPIRES: Duration = Duration::from_secs(5);
-/// How long a fetch of [`Consumer::drain_until_empty`] waits for a first message. nats-server
-/// acknowledges a publish before it counts the message for its consumers, and answers a no-wait
-/// fetch that finds nothing counted with "no messages" at once; with an expiry it waits for the
-/// first message (and still returns as soon as it has one), so a message published just before
-/// the drain is not missed.
-const DRAIN_WAIT: Duration = Duration::from_millis(50);
+/// How long after [`PULL_EXPIRES`] a pull is given up locally. nats-server 2.9 drops a request
+/// that expires while it is matching a message to it without sending the closing "408 Request
+/// Timeout"; async-nats would then wait five more seconds, and the worker would pull nothing.
+/// Past the expiry the server sends nothing more for the request, so a second is ample.
+const PULL_GRACE: Duration = Duration::from_secs(1);
+/// How long [`Consumer::drain_until_empty`] waits before it confirms that nothing is left.
+/// nats-server acknowledges a publish before it counts the message for its consumers, so a
+/// no-wait fetch right after a publish can find nothing; an empty fetch is repeated once after
+/// this pause before the drain ends.
+const DRAIN_SETTLE: Duration = Duration::from_millis(50);
+/// The longest a drain waits on one fetch. A no-wait fetch without expiry is answered at once,
+/// but the server parks it when the consumer is at `max_ack_pending`; this bounds that wait.
+const DRAIN_STALL: Duration = Duration::from_secs(10);
 
 /// How a message was settled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -234,9 +241,11 @@ impl<H: Handler> Consumer<H> {
                     tokio::select! { () = shutdown.cancelled() => break, () = tokio::time::sleep(Duration::from_secs(1)) => continue }
                 }
             };
+            let give_up = tokio::time::Instant::now() + PULL_EXPIRES + PULL_GRACE;
             loop {
                 let next = tokio::select! {
                     () = shutdown.cancelled() => break 'outer,
+                    () = tokio::time::sleep_until(give_up) => break,
                     n = batch.next() => n,
                 };
                 match next {
@@ -268,33 +277,53 @@ impl<H: Handler> Consumer<H> {
         Ok(())
     }
 
-    /// Fetches whatever is available right now and handles it, batch after batch, until a fetch
-    /// comes back empty; returns how many messages were handled. For tests and one-shot tools.
+    /// Fetches whatever is available right now and handles it, batch after batch, until nothing
+    /// is left; returns how many messages were handled. For tests and one-shot tools.
+    ///
+    /// The fetches are no-wait requests without an expiry: the server answers at once, and ends a
+    /// batch with a status once what it has is delivered. A request with an expiry could expire
+    /// just as a redelivery is matched to it, which nats-server 2.9 mishandles (module docs).
     ///
     /// # Errors
     /// [`BusError::JetStream`] when fetching fails.
     pub async fn drain_until_empty(&self) -> Result<usize, BusError> {
         let mut handled = 0;
+        let mut settled = false;
         loop {
-            let mut batch = self
-                .inner
-                .consumer
-                .fetch()
-                .max_messages(self.inner.spec.policy.concurrency.max(1))
-                .expires(DRAIN_WAIT)
-                .messages()
-                .await
-                .map_err(|e| BusError::js("fetch", e))?;
-            let mut got = 0;
-            while let Some(msg) = batch.next().await {
-                let msg = msg.map_err(|e| BusError::js("fetch", e))?;
-                self.process_one(msg).await;
-                got += 1;
-            }
-            if got == 0 {
-                return Ok(handled);
-            }
+            let got = self.fetch_and_handle().await?;
             handled += got;
+            match (got, settled) {
+                (0, true) => return Ok(handled),
+                (0, false) => {
+                    settled = true;
+                    tokio::time::sleep(DRAIN_SETTLE).await;
+                }
+                _ => settled = false,
+            }
+        }
+    }
+
+    /// One no-wait fetch of up to `concurrency` messages, each handled in turn.
+    async fn fetch_and_handle(&self) -> Result<usize, BusError> {
+        let mut batch = self
+            .inner
+            .consumer
+            .fetch()
+            .max_messages(self.inner.spec.policy.concurrency.max(1))
+            .messages()
+            .await
+            .map_err(|e| BusError::js("fetch", e))?;
+        let deadline = tokio::time::Instant::now() + DRAIN_STALL;
+        let mut got = 0;
+        loop {
+            let Ok(next) = tokio::time::timeout_at(deadline, batch.next()).await else {
+                tracing::warn!(consumer = %self.inner.spec.durable, "a fetch got no answer; ending the drain");
+                return Ok(got);
+            };
+            let Some(msg) = next else { return Ok(got) };
+            let msg = msg.map_err(|e| BusError::js("fetch", e))?;
+            self.process_one(msg).await;
+            got += 1;
         }
     }
 

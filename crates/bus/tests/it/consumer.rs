@@ -271,6 +271,9 @@ async fn a_handler_past_its_deadline_is_abandoned_and_retried() {
     let metrics = ConsumerMetrics::default();
     let mut s = spec(DAY);
     s.policy.handler_timeout = Duration::from_millis(200);
+    // The retry waits longer than the drain, which then sees the one abandoned attempt.
+    s.policy.nak_base = Duration::from_secs(2);
+    s.policy.nak_max = Duration::from_secs(2);
     let consumer = ensure_with(&bus, s, handler.clone(), metrics.clone()).await;
     publish(&publisher, "job-stuck", Job { sleep_ms: 60_000, ..Job::default() }).await;
     let started = tokio::time::Instant::now();
