@@ -20,15 +20,13 @@
 //! 6. a handler that panics or overruns its deadline is a transient failure.
 //!
 //! nats-server 2.9 mishandles a pull request that expires just as the consumer matches a
-//! redelivery to it (fixed upstream in nats-server#5305): it drops the request without the closing
-//! `408`, takes the message off its redelivery queue and steps the consumer's stream position
-//! back by one, so a message is delivered again with a delivery count of 1 (the redelivered one
-//! itself still comes back after `ack_wait`). Nothing is lost; handlers are idempotent, so the
-//! cost is a duplicate delivery. The runner gives up on a pull a second after its expiry instead
-//! of async-nats's five, and [`Consumer::drain_until_empty`] fetches without an expiry at all.
-//!
-//! The retry budget is derived from the message's own stream timestamp, not from a counter in
-//! memory, so it survives restarts and is the same on every replica.
+//! redelivery to it: it drops the request without the closing `408`, takes the message off its
+//! redelivery queue and steps the consumer's stream position back by one, so a message is
+//! delivered again with a delivery count of 1 (the redelivered one itself still comes back after
+//! `ack_wait`). The step back is fixed from nats-server 2.10.14 (PR 5305). Nothing is lost and
+//! handlers are idempotent, so the cost is a duplicate delivery. The runner gives up on a pull a
+//! second after its expiry instead of async-nats's five, and [`Consumer::drain_until_empty`]
+//! fetches without an expiry at all.
 
 mod attempt;
 mod dlq;
