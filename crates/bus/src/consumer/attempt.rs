@@ -41,7 +41,7 @@ impl Attempt {
 }
 
 /// Whether a retry `delay` after `now` would start later than `horizon` after `stored_at`.
-pub(crate) fn past_horizon(stored_at: DateTime<Utc>, now: DateTime<Utc>, delay: Duration, horizon: Duration) -> bool {
+fn past_horizon(stored_at: DateTime<Utc>, now: DateTime<Utc>, delay: Duration, horizon: Duration) -> bool {
     let retry_at = now + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
     let limit = stored_at + chrono::Duration::from_std(horizon).unwrap_or(chrono::Duration::MAX);
     retry_at > limit

@@ -13,9 +13,10 @@
 //! 4. success → `double_ack` (retried 3 times);
 //! 5. a failure is classified by the handler's error ([`ErrorClass`]): transient failures and
 //!    configuration errors on the seller's side are retried with `-NAK` and a delay of
-//!    `base · 2^(delivered−1)` (capped at `nak_max`) for as long as the
-//!    message is younger than the retry horizon; permanent failures, and retryable ones past the
-//!    horizon, are copied to `<prefix>.dlq.<consumer>` *then* `+TERM`ed (TERM alone would lose
+//!    `base · 2^(delivered−1)` (capped at `nak_max`) unless the attempt was its last
+//!    ([`Attempt::is_last`]: the retry would start past the retry horizon, judged when the
+//!    attempt began, as the handler was told); permanent failures, and retryable ones of a last
+//!    attempt, are copied to `<prefix>.dlq.<consumer>` *then* `+TERM`ed (TERM alone would lose
 //!    them);
 //! 6. a handler that panics or overruns its deadline is a transient failure.
 //!

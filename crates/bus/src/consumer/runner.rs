@@ -15,7 +15,6 @@ use tracing::Instrument;
 
 use super::{
     Attempt, ConsumerMetrics, ConsumerSpec, DeadLetter, Delivery, ErrorClass, Handler, HandlerError, RawDelivery,
-    attempt::past_horizon,
 };
 use crate::{BusError, Publisher, names};
 
@@ -443,8 +442,10 @@ impl<H: Handler> Consumer<H> {
             self.inner.metrics.misconfigured.get_or_create(&ConsumerMetrics::labels(&self.inner.spec.durable)).inc();
         }
         let delay = policy.nak_delay(attempt.delivered);
-        let within_horizon = !past_horizon(attempt.stored_at, Utc::now(), delay, policy.retry_horizon);
-        if class.is_retryable() && within_horizon {
+        // Decided when the attempt began, as the handler was told: a handler that ran across the
+        // horizon did not act on a last attempt (provisioning marks the order failed only then),
+        // so its message gets the one retry that does.
+        if class.is_retryable() && !attempt.is_last {
             match class {
                 ErrorClass::Misconfigured => tracing::error!(
                     error,

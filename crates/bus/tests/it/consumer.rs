@@ -45,6 +45,8 @@ impl HandlerError for JobError {
 struct Recorder {
     attempts: Arc<Mutex<HashMap<String, u32>>>,
     done: Arc<Mutex<Vec<String>>>,
+    /// `Attempt::is_last` of every invocation, in order.
+    told_last: Arc<Mutex<Vec<bool>>>,
 }
 
 impl Handler for Recorder {
@@ -53,6 +55,7 @@ impl Handler for Recorder {
 
     async fn handle(&self, d: &Delivery<Envelope<Job>>) -> Result<(), JobError> {
         let env = d.msg.clone();
+        self.told_last.lock().unwrap().push(d.attempt.is_last);
         tokio::time::sleep(Duration::from_millis(env.data.sleep_ms)).await;
         let n = {
             let mut a = self.attempts.lock().unwrap();
@@ -245,6 +248,30 @@ async fn retries_stop_at_the_horizon_counted_from_when_the_message_was_stored() 
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(consumer.drain_until_empty().await.unwrap(), 0, "terminated, not redelivered");
     assert_eq!(handler.attempts.lock().unwrap()["job-hopeless"], attempts);
+}
+
+/// Retry or dead letter is decided as the handler was told when its attempt began: a handler
+/// that runs across the horizon was not on its last attempt (provisioning marks an order failed
+/// only on the last), so the message gets one more attempt, which is told it is the last.
+#[tokio::test]
+async fn a_handler_running_across_the_horizon_still_gets_a_last_attempt() {
+    let (_nats, bus) = bus().await;
+    let publisher = Publisher::new(bus.js.clone(), Duration::from_secs(2));
+    let handler = Recorder::default();
+    let consumer = ensure(&bus, spec(Duration::from_secs(1)), handler.clone()).await;
+    publish(&publisher, "job-slow", Job { fail_times: 1000, sleep_ms: 1200, ..Job::default() }).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    let letters = loop {
+        consumer.drain_until_empty().await.unwrap();
+        let letters = dead_letters(&bus).await;
+        if !letters.is_empty() || tokio::time::Instant::now() > deadline {
+            break letters;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(letters.len(), 1);
+    let told = handler.told_last.lock().unwrap().clone();
+    assert_eq!(told, [false, true], "dead-lettered after the attempt told it was the last, not before");
 }
 
 #[tokio::test]
