@@ -187,6 +187,23 @@ async fn dead_letters(bus: &koofill_bus::Bus) -> Vec<DeadLetter> {
     out
 }
 
+/// Drains until something is dead-lettered or `limit` passes; returns the dead letters.
+async fn drain_until_dead_lettered(
+    bus: &koofill_bus::Bus,
+    consumer: &Consumer<Recorder>,
+    limit: Duration,
+) -> Vec<DeadLetter> {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        consumer.drain_until_empty().await.unwrap();
+        let letters = dead_letters(bus).await;
+        if !letters.is_empty() || tokio::time::Instant::now() > deadline {
+            return letters;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test]
 async fn poison_goes_to_the_dlq_with_its_payload_and_is_not_redelivered() {
     let (_nats, bus) = bus().await;
@@ -232,15 +249,7 @@ async fn retries_stop_at_the_horizon_counted_from_when_the_message_was_stored() 
     let consumer = ensure(&bus, spec(Duration::from_millis(700)), handler.clone()).await;
     publish(&publisher, "job-hopeless", Job { fail_times: 1000, ..Job::default() }).await;
     // Keep draining past the horizon: the message must be dead-lettered, not retried forever.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    let letters = loop {
-        consumer.drain_until_empty().await.unwrap();
-        let letters = dead_letters(&bus).await;
-        if !letters.is_empty() || tokio::time::Instant::now() > deadline {
-            break letters;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let letters = drain_until_dead_lettered(&bus, &consumer, Duration::from_secs(5)).await;
     assert_eq!(letters.len(), 1, "dead-lettered once the horizon passed");
     assert!(letters[0].retryable);
     let attempts = handler.attempts.lock().unwrap()["job-hopeless"];
@@ -260,15 +269,7 @@ async fn a_handler_running_across_the_horizon_still_gets_a_last_attempt() {
     let handler = Recorder::default();
     let consumer = ensure(&bus, spec(Duration::from_secs(1)), handler.clone()).await;
     publish(&publisher, "job-slow", Job { fail_times: 1000, sleep_ms: 1200, ..Job::default() }).await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    let letters = loop {
-        consumer.drain_until_empty().await.unwrap();
-        let letters = dead_letters(&bus).await;
-        if !letters.is_empty() || tokio::time::Instant::now() > deadline {
-            break letters;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let letters = drain_until_dead_lettered(&bus, &consumer, Duration::from_secs(15)).await;
     assert_eq!(letters.len(), 1);
     let told = handler.told_last.lock().unwrap().clone();
     assert_eq!(told, [false, true], "dead-lettered after the attempt told it was the last, not before");
