@@ -31,8 +31,9 @@ const PULL_GRACE: Duration = Duration::from_secs(1);
 /// no-wait fetch right after a publish can find nothing; an empty fetch is repeated once after
 /// this pause before the drain ends.
 const DRAIN_SETTLE: Duration = Duration::from_millis(50);
-/// The longest a drain waits on one fetch. A no-wait fetch without expiry is answered at once,
-/// but the server parks it when the consumer is at `max_ack_pending`; this bounds that wait.
+/// The longest a drain waits for the server's next answer to one fetch (handlers' time not
+/// counted). A no-wait fetch without expiry is answered at once, but the server parks it when the
+/// consumer is at `max_ack_pending`; this bounds that wait.
 const DRAIN_STALL: Duration = Duration::from_secs(10);
 
 /// How a message was settled.
@@ -240,11 +241,12 @@ impl<H: Handler> Consumer<H> {
                     tokio::select! { () = shutdown.cancelled() => break, () = tokio::time::sleep(Duration::from_secs(1)) => continue }
                 }
             };
-            let give_up = tokio::time::Instant::now() + PULL_EXPIRES + PULL_GRACE;
+            let give_up = tokio::time::sleep(PULL_EXPIRES + PULL_GRACE);
+            tokio::pin!(give_up);
             loop {
                 let next = tokio::select! {
                     () = shutdown.cancelled() => break 'outer,
-                    () = tokio::time::sleep_until(give_up) => break,
+                    () = &mut give_up => break,
                     n = batch.next() => n,
                 };
                 match next {
@@ -312,11 +314,10 @@ impl<H: Handler> Consumer<H> {
             .messages()
             .await
             .map_err(|e| BusError::js("fetch", e))?;
-        let deadline = tokio::time::Instant::now() + DRAIN_STALL;
         let mut got = 0;
         loop {
-            let Ok(next) = tokio::time::timeout_at(deadline, batch.next()).await else {
-                tracing::warn!(consumer = %self.inner.spec.durable, "a fetch got no answer; ending the drain");
+            let Ok(next) = tokio::time::timeout(DRAIN_STALL, batch.next()).await else {
+                tracing::warn!(consumer = %self.inner.spec.durable, "a fetch got no answer; giving it up");
                 return Ok(got);
             };
             let Some(msg) = next else { return Ok(got) };
